@@ -1,0 +1,176 @@
+package beater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/logp"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/elastic/elastic-agent-libs/paths"
+
+	"github.com/openctibeat/openctibeat/checkpoint"
+	"github.com/openctibeat/openctibeat/config"
+	"github.com/openctibeat/openctibeat/mapping/stixmode"
+	"github.com/openctibeat/openctibeat/opencti"
+	"github.com/openctibeat/openctibeat/opencti/stream"
+	"github.com/openctibeat/openctibeat/publish"
+)
+
+// Beater runs the live stream into the pipeline.
+type Beater struct {
+	cfg      config.Config
+	log      *logp.Logger
+	pipeline beat.PipelineConnector
+	reg      *monitoring.Registry
+	store    *checkpoint.Store
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+var _ beat.Beater = (*Beater)(nil)
+
+// New is the libbeat beat.Creator.
+func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
+	cfg, err := config.Unpack(raw)
+	if err != nil {
+		return nil, err
+	}
+	p := b.Paths
+	if p == nil {
+		p = paths.Paths
+	}
+	reg := b.Monitoring.StatsRegistry()
+	var beatReg *monitoring.Registry
+	if reg != nil {
+		beatReg = reg.GetOrCreateRegistry("openctibeat")
+	} else {
+		beatReg = monitoring.NewRegistry()
+	}
+	return &Beater{
+		cfg:      cfg,
+		log:      b.Info.Logger.Named("openctibeat"),
+		pipeline: b.Publisher,
+		reg:      beatReg,
+		store:    checkpoint.NewStore(p.Resolve(paths.Data, cfg.PositionFile)),
+	}, nil
+}
+
+// Run consumes the stream until Stop.
+func (bt *Beater) Run(_ *beat.Beat) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	bt.mu.Lock()
+	bt.cancel = cancel
+	bt.mu.Unlock()
+	defer cancel()
+	return Run(ctx, Params{
+		Config:   bt.cfg,
+		Log:      bt.log,
+		Pipeline: bt.pipeline,
+		Registry: bt.reg,
+		Store:    bt.store,
+	})
+}
+
+// Stop ends Run.
+func (bt *Beater) Stop() {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if bt.cancel != nil {
+		bt.cancel()
+	}
+}
+
+// Params are the dependencies of Run.
+type Params struct {
+	Config   config.Config
+	Log      *logp.Logger
+	Pipeline beat.PipelineConnector
+	Registry *monitoring.Registry
+	Store    *checkpoint.Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run wires the stages and reads the stream until ctx ends. On return every
+// position acknowledged so far has been saved.
+func Run(ctx context.Context, p Params) error {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	start, err := startPosition(p.Config.Start, p.Store, p.Log, p.Now())
+	if err != nil {
+		return err
+	}
+	saver := checkpoint.NewSaver(p.Store, p.Log.Named("checkpoint"))
+	tracker := checkpoint.NewTracker(saver.Set)
+	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")))
+	if err != nil {
+		return err
+	}
+	client, err := stream.New(p.Config.OpenCTI, p.Config.Stream, p.Log.Named("stream"), stream.NewMetrics(p.Registry.GetOrCreateRegistry("stream")))
+	if err != nil {
+		return err
+	}
+	c := newConsumer(consumerParams{
+		start:     start,
+		mapper:    stixmode.New(p.Config.STIX),
+		publisher: pub,
+		log:       p.Log.Named("consumer"),
+		metrics:   newMetrics(p.Registry.GetOrCreateRegistry("events")),
+	})
+
+	saverCtx, stopSaver := context.WithCancel(context.Background())
+	saverDone := make(chan struct{})
+	go func() { defer close(saverDone); saver.Run(saverCtx) }()
+
+	p.Log.Infow("reading the OpenCTI live stream", "url", opencti.RedactURL(p.Config.OpenCTI.URL),
+		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,
+		"position_file", p.Store.Path())
+	err = client.Run(ctx, c)
+	// Closing the client waits (up to the pipeline's WaitClose) for pending
+	// acknowledgements; then the last acknowledged position is saved.
+	if cerr := pub.Close(); cerr != nil {
+		p.Log.Warnw("closing the publisher", "error", cerr)
+	}
+	stopSaver()
+	<-saverDone
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// startPosition is the saved position, or the configured start point on the
+// first run.
+func startPosition(cfg config.StartConfig, store *checkpoint.Store, log *logp.Logger, now time.Time) (checkpoint.Position, error) {
+	pos, ok, err := store.Load()
+	if err != nil {
+		return checkpoint.Position{}, err
+	}
+	if ok {
+		log.Infow("resuming from the saved stream position", "start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+		return pos, nil
+	}
+	return firstPosition(cfg, now), nil
+}
+
+func firstPosition(cfg config.StartConfig, now time.Time) checkpoint.Position {
+	from := cfg.From
+	switch from {
+	case "now":
+		from = fmt.Sprintf("%d-0", now.UnixMilli())
+		return checkpoint.Position{StartFrom: from}
+	case "0":
+		from = "0-0"
+	}
+	if cfg.Recover {
+		return checkpoint.Position{StartFrom: from, RecoverUntil: now.UTC().Format("2006-01-02T15:04:05.000Z")}
+	}
+	return checkpoint.Position{StartFrom: from}
+}

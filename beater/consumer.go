@@ -1,0 +1,119 @@
+package beater
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/elastic/elastic-agent-libs/logp"
+
+	"github.com/openctibeat/openctibeat/checkpoint"
+	"github.com/openctibeat/openctibeat/mapping"
+	"github.com/openctibeat/openctibeat/opencti/event"
+	"github.com/openctibeat/openctibeat/opencti/stream"
+)
+
+// publisher is what the consumer needs of publish.Publisher.
+type publisher interface {
+	Publish(pos checkpoint.Position, docs []mapping.Doc)
+}
+
+type consumerParams struct {
+	start     checkpoint.Position
+	mapper    mapping.Mapper
+	publisher publisher
+	log       *logp.Logger
+	metrics   *metrics
+}
+
+// consumer is the stream.Handler: it runs each message through decode and
+// map and hands the documents, with the position they lead to, to the
+// publisher. Nothing a message carries can stop it.
+type consumer struct {
+	consumerParams
+
+	mu sync.Mutex
+	// received is the position after the last message handed over; the
+	// next connection starts there.
+	received checkpoint.Position
+}
+
+var _ stream.Handler = (*consumer)(nil)
+
+func newConsumer(p consumerParams) *consumer {
+	return &consumer{consumerParams: p, received: p.start}
+}
+
+// StartPoint resumes after the last message received: everything received
+// is in the pipeline, which retries until the output acknowledges it. A
+// recovery not yet complete is redone.
+func (c *consumer) StartPoint() stream.Start {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return stream.Start{From: c.received.StartFrom, Recover: c.received.RecoverUntil}
+}
+
+func (c *consumer) Connected() { c.metrics.connections.Inc() }
+
+func (c *consumer) Disconnected(error) {}
+
+// Handle processes one message.
+func (c *consumer) Handle(msg stream.Message) {
+	c.metrics.receive(msg.Event)
+	c.mu.Lock()
+	before := c.received
+	pos := c.received.Next(msg.ID, msg.Event == "heartbeat")
+	c.received = pos
+	c.mu.Unlock()
+
+	docs, ok := c.documents(msg, before)
+	if !ok {
+		docs = nil
+	}
+	c.publisher.Publish(pos, docs)
+}
+
+// documents decodes and maps a message. ok is false when the message was
+// refused (it is then counted and logged).
+func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (docs []mapping.Doc, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.metrics.skip("panic")
+			c.log.Errorw("event handling failed; event skipped", "event_id", msg.ID, "event", msg.Event, "error", fmt.Sprint(r))
+			docs, ok = nil, false
+		}
+	}()
+	switch msg.Event {
+	case "create", "update", "delete", "merge":
+	case "connected":
+		c.log.Infow("connected to the OpenCTI live stream", "data", string(msg.Data))
+		return nil, true
+	case "heartbeat", "consumer_metrics":
+		return nil, true
+	case "no-recover":
+		c.log.Warnw("OpenCTI cannot recover the stream from the requested point", "event_id", msg.ID, "data", string(msg.Data), "from", before.StartFrom)
+		return nil, true
+	case "error":
+		c.log.Errorw("OpenCTI reported a stream error", "event_id", msg.ID, "data", string(msg.Data))
+		return nil, true
+	default:
+		c.log.Debugw("ignoring an unknown stream event", "event_id", msg.ID, "event", msg.Event)
+		return nil, true
+	}
+	ev, err := event.Decode(msg)
+	if err != nil {
+		reason := "malformed"
+		if de, isDE := err.(*event.Error); isDE {
+			reason = string(de.Reason)
+		}
+		c.metrics.skip(reason)
+		c.log.Warnw("malformed stream event skipped", "event_id", msg.ID, "event", msg.Event, "reason", reason, "error", err)
+		return nil, false
+	}
+	docs, err = c.mapper.Map(ev)
+	if err != nil {
+		c.metrics.skip("unmappable")
+		c.log.Warnw("stream event cannot be mapped; skipped", "event_id", msg.ID, "event", msg.Event, "stix_id", ev.Object.ID, "error", err)
+		return nil, false
+	}
+	return docs, true
+}

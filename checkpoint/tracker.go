@@ -1,0 +1,80 @@
+package checkpoint
+
+import "sync"
+
+// Tracker turns in-order acknowledgements into the newest position such that
+// it and everything received before it are acknowledged.
+type Tracker struct {
+	mu      sync.Mutex
+	pending []*Entry // in receive order
+	head    int      // index of the oldest incomplete entry in pending
+	onSave  func(Position)
+}
+
+// Entry is one received message awaiting its documents' acknowledgements.
+// It is the Private value of every event published for the message.
+type Entry struct {
+	pos       Position
+	remaining int
+}
+
+// NewTracker calls onSave (from the acknowledging goroutine, never
+// concurrently) each time the acknowledged position moves.
+func NewTracker(onSave func(Position)) *Tracker {
+	return &Tracker{onSave: onSave}
+}
+
+// Add registers a received message whose handling published docs documents
+// and after which the stream is at pos. Call it before publishing them.
+func (t *Tracker) Add(pos Position, docs int) *Entry {
+	e := &Entry{pos: pos, remaining: docs}
+	t.mu.Lock()
+	t.pending = append(t.pending, e)
+	saved, ok := t.advanceLocked()
+	t.mu.Unlock()
+	if ok {
+		t.onSave(saved)
+	}
+	return e
+}
+
+// ACK records the acknowledgement of published events by their Private
+// values, in the order they were acknowledged. Values that are not *Entry
+// are ignored.
+func (t *Tracker) ACK(privates []any) {
+	t.mu.Lock()
+	for _, p := range privates {
+		if e, ok := p.(*Entry); ok && e.remaining > 0 {
+			e.remaining--
+		}
+	}
+	saved, ok := t.advanceLocked()
+	t.mu.Unlock()
+	if ok {
+		t.onSave(saved)
+	}
+}
+
+// Pending is the number of messages not yet fully acknowledged.
+func (t *Tracker) Pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.pending) - t.head
+}
+
+func (t *Tracker) advanceLocked() (Position, bool) {
+	var last *Entry
+	for t.head < len(t.pending) && t.pending[t.head].remaining == 0 {
+		last = t.pending[t.head]
+		t.pending[t.head] = nil
+		t.head++
+	}
+	if t.head > 1024 && t.head*2 > len(t.pending) {
+		t.pending = append(t.pending[:0:0], t.pending[t.head:]...)
+		t.head = 0
+	}
+	if last == nil {
+		return Position{}, false
+	}
+	return last.pos, true
+}

@@ -1,0 +1,47 @@
+// Package cmd builds openctibeat's command line on libbeat's: run, setup,
+// test, export, keystore and version are libbeat's own.
+package cmd
+
+import (
+	"github.com/elastic/beats/v7/libbeat/cfgfile"
+	lbcmd "github.com/elastic/beats/v7/libbeat/cmd"
+	"github.com/elastic/beats/v7/libbeat/cmd/instance"
+
+	"github.com/openctibeat/openctibeat/beater"
+	"github.com/openctibeat/openctibeat/config"
+	"github.com/openctibeat/openctibeat/esindex"
+)
+
+// Name is the beat's name.
+const Name = "openctibeat"
+
+// ConfigFile is the default configuration file, relative to path.config.
+const ConfigFile = "opencti-beat.yml"
+
+// Version is the beat's version; set at link time with -X.
+var Version = "9.4.0"
+
+// RootCmd is openctibeat's root command.
+var RootCmd = New()
+
+// Settings are the libbeat instance settings of the beat.
+func Settings() instance.Settings {
+	return instance.Settings{
+		Name:            Name,
+		IndexPrefix:     Name,
+		Version:         Version,
+		IndexManagement: esindex.SupportFactory(config.Templates),
+	}
+}
+
+// New builds the root command.
+func New() *lbcmd.BeatsRootCmd {
+	root := lbcmd.GenRootCmdWithSettings(beater.New, Settings())
+	// The reference configuration is opencti-beat.yml, not openctibeat.yml.
+	if err := cfgfile.ChangeDefaultCfgfileFlag(trimYML(ConfigFile)); err != nil {
+		panic(err)
+	}
+	return root
+}
+
+func trimYML(s string) string { return s[:len(s)-len(".yml")] }

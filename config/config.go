@@ -1,0 +1,133 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	conf "github.com/elastic/elastic-agent-libs/config"
+
+	"github.com/openctibeat/openctibeat/esindex"
+	"github.com/openctibeat/openctibeat/mapping/stixmode"
+	"github.com/openctibeat/openctibeat/opencti"
+	"github.com/openctibeat/openctibeat/opencti/stream"
+)
+
+// Section is the beat's key in opencti-beat.yml.
+const Section = "openctibeat"
+
+// Modes.
+const (
+	ModeSTIX = "stix"
+	ModeECS  = "ecs"
+)
+
+// Config is the `openctibeat` section.
+type Config struct {
+	OpenCTI opencti.Config  `config:"opencti"`
+	Stream  stream.Config   `config:"stream"`
+	Start   StartConfig     `config:"start"`
+	Mode    string          `config:"mode"`
+	STIX    stixmode.Config `config:"stix"`
+	// PositionFile is the file, relative to path.data, the stream position
+	// is kept in.
+	PositionFile string `config:"position_file"`
+}
+
+// StartConfig is where the very first run starts; later runs resume from
+// the saved position.
+type StartConfig struct {
+	// From is "0-0" (the oldest event OpenCTI kept), an event id, an ISO
+	// date, or "now" (only new events).
+	From string `config:"from"`
+	// Recover replays the current state of every object in the stream
+	// first (OpenCTI's recover mode), so the first run indexes everything
+	// that exists, then tails.
+	Recover bool `config:"recover"`
+}
+
+// Default returns the defaults of the whole section.
+func Default() Config {
+	return Config{
+		OpenCTI:      opencti.DefaultConfig(),
+		Stream:       stream.DefaultConfig(),
+		Start:        StartConfig{From: "0-0", Recover: true},
+		Mode:         ModeSTIX,
+		STIX:         stixmode.DefaultConfig(),
+		PositionFile: "opencti-stream-position.json",
+	}
+}
+
+// Validate checks cross-field rules; each package validates its own.
+func (c *Config) Validate() error {
+	errs := []error{c.OpenCTI.Validate(), c.Stream.Validate(), c.STIX.Validate()}
+	switch c.Mode {
+	case ModeSTIX:
+	case ModeECS:
+		errs = append(errs, fmt.Errorf("openctibeat.mode %q is not available in this build yet: set openctibeat.mode: stix", c.Mode))
+	default:
+		errs = append(errs, fmt.Errorf("openctibeat.mode %q is unknown: use stix (raw STIX objects) or ecs (ECS threat indicators)", c.Mode))
+	}
+	if c.Start.From != "0-0" && c.Start.From != "0" && c.Start.From != "now" {
+		if _, err := time.Parse(time.RFC3339Nano, c.Start.From); err != nil && !isEventID(c.Start.From) {
+			errs = append(errs, fmt.Errorf("openctibeat.start.from %q is not 0-0, now, an event id (<ms>-<seq>) or an ISO date (2024-01-31T00:00:00Z)", c.Start.From))
+		}
+	}
+	if c.PositionFile == "" {
+		errs = append(errs, errors.New("openctibeat.position_file is empty: leave it unset to use the default"))
+	}
+	return errors.Join(errs...)
+}
+
+func isEventID(s string) bool {
+	var ms, seq uint64
+	n, err := fmt.Sscanf(s, "%d-%d", &ms, &seq)
+	return err == nil && n == 2 && fmt.Sprintf("%d-%d", ms, seq) == s
+}
+
+// Unpack reads the `openctibeat` section from the beat's configuration.
+func Unpack(section *conf.C) (Config, error) {
+	c := Default()
+	if section == nil {
+		section = conf.NewConfig()
+	}
+	if err := section.Unpack(&c); err != nil {
+		return Config{}, fmt.Errorf("openctibeat configuration: %w", err)
+	}
+	// go-ucfg validates only the keys present; validate the whole.
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("openctibeat configuration: %w", err)
+	}
+	return c, nil
+}
+
+// FromRoot reads the section from the whole configuration.
+func FromRoot(root *conf.C) (Config, error) {
+	if root == nil || !root.HasField(Section) {
+		return Unpack(nil)
+	}
+	sub, err := root.Child(Section, -1)
+	if err != nil {
+		return Config{}, err
+	}
+	return Unpack(sub)
+}
+
+// Templates returns the index templates the configured mode needs.
+func Templates(root *conf.C) ([]esindex.Template, error) {
+	// Only the keys that decide the indices are read here: the rest is
+	// validated when the beat starts, and `setup` must work without it.
+	c := struct {
+		STIX stixmode.Config `config:"stix"`
+	}{STIX: stixmode.DefaultConfig()}
+	if root != nil && root.HasField(Section) {
+		sub, err := root.Child(Section, -1)
+		if err != nil {
+			return nil, err
+		}
+		if err := sub.Unpack(&c); err != nil {
+			return nil, fmt.Errorf("openctibeat configuration: %w", err)
+		}
+	}
+	return []esindex.Template{esindex.STIX(c.STIX.Index)}, nil
+}

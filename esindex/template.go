@@ -1,0 +1,88 @@
+package esindex
+
+// Template is one composable index template.
+type Template struct {
+	Name     string
+	Patterns []string
+	Priority int
+	// Settings and Mappings go under "template".
+	Settings map[string]any
+	Mappings map[string]any
+}
+
+// Body is the template as sent to PUT /_index_template/<name>.
+func (t Template) Body() map[string]any {
+	return map[string]any{
+		"index_patterns": t.Patterns,
+		"priority":       t.Priority,
+		"template": map[string]any{
+			"settings": t.Settings,
+			"mappings": t.Mappings,
+		},
+		"_meta": map[string]any{"managed_by": "openctibeat"},
+	}
+}
+
+// STIX is the template of stix mode's index: the raw objects, with the
+// common STIX properties typed and every other string a keyword.
+func STIX(index string) Template {
+	kw := map[string]any{"type": "keyword", "ignore_above": 1024}
+	date := map[string]any{"type": "date"}
+	long := map[string]any{"type": "long"}
+	text := map[string]any{"type": "text"}
+	boolean := map[string]any{"type": "boolean"}
+	props := map[string]any{
+		"@timestamp":          date,
+		"id":                  kw,
+		"type":                kw,
+		"spec_version":        kw,
+		"created":             date,
+		"modified":            date,
+		"valid_from":          date,
+		"valid_until":         date,
+		"first_seen":          date,
+		"last_seen":           date,
+		"first_observed":      date,
+		"last_observed":       date,
+		"published":           date,
+		"start_time":          date,
+		"stop_time":           date,
+		"revoked":             boolean,
+		"confidence":          long,
+		"x_opencti_score":     long,
+		"x_opencti_detection": boolean,
+		"name":                map[string]any{"type": "keyword", "ignore_above": 1024, "fields": map[string]any{"text": text}},
+		"description":         text,
+		"pattern":             map[string]any{"type": "keyword", "ignore_above": 8191, "fields": map[string]any{"text": text}},
+		"pattern_type":        kw,
+		"labels":              kw,
+		"created_by_ref":      kw,
+		"object_marking_refs": kw,
+		"source_ref":          kw,
+		"target_ref":          kw,
+		"relationship_type":   kw,
+		"value":               kw,
+	}
+	return Template{
+		Name:     index,
+		Patterns: []string{index},
+		Priority: 200,
+		Settings: map[string]any{
+			"index": map[string]any{
+				"number_of_shards":           1,
+				"mapping.total_fields.limit": 10000,
+				"mapping.ignore_malformed":   true,
+			},
+		},
+		Mappings: map[string]any{
+			"date_detection": false,
+			"dynamic_templates": []any{
+				map[string]any{"strings": map[string]any{
+					"match_mapping_type": "string",
+					"mapping":            map[string]any{"type": "keyword", "ignore_above": 1024},
+				}},
+			},
+			"properties": props,
+		},
+	}
+}

@@ -1,0 +1,54 @@
+package opencti
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/elastic/elastic-agent-libs/transport/httpcommon"
+)
+
+// Config is how to reach OpenCTI.
+type Config struct {
+	// URL is OpenCTI's base URL, e.g. https://opencti.example.com.
+	URL string `config:"url"`
+	// Token is the API token of the OpenCTI user the beat acts as.
+	Token Secret `config:"token"`
+	// Transport holds ssl.*, proxy_url and timeout.
+	Transport httpcommon.HTTPTransportSettings `config:",inline"`
+}
+
+// DefaultConfig returns the connection defaults (TLS verification on).
+func DefaultConfig() Config {
+	return Config{Transport: httpcommon.DefaultHTTPTransportSettings()}
+}
+
+// Validate names the key to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("openctibeat.opencti.url is empty: set it (or OPENCTI_URL) to OpenCTI's base URL, e.g. https://opencti.example.com"))
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("openctibeat.opencti.url %q is not an http(s) URL: set it to OpenCTI's base URL, e.g. https://opencti.example.com", RedactURL(c.URL)))
+	}
+	if c.Token == "" {
+		errs = append(errs, errors.New("openctibeat.opencti.token is empty: set it (or OPENCTI_TOKEN) to the API token of the OpenCTI user the beat reads as, preferably from the keystore as ${OPENCTI_TOKEN}"))
+	}
+	return errors.Join(errs...)
+}
+
+// BaseURL is the URL without a trailing slash.
+func (c *Config) BaseURL() string { return strings.TrimRight(c.URL, "/") }
+
+// RedactURL removes credentials from a URL for logging.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	return u.String()
+}

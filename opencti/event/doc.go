@@ -1,0 +1,5 @@
+// Package event decodes the data of OpenCTI live-stream messages into typed
+// events. Decoding is pure: a message either becomes an Event or a *Error
+// that names the event id and why it was refused; nothing here panics on
+// any input.
+package event

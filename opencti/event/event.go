@@ -1,0 +1,158 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/openctibeat/openctibeat/opencti/stream"
+	"github.com/openctibeat/openctibeat/stix"
+)
+
+// Kind is what happened to the object.
+type Kind uint8
+
+// The kinds of data events OpenCTI streams.
+const (
+	Create Kind = iota + 1
+	Update
+	Delete
+	Merge
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Create:
+		return "create"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	case Merge:
+		return "merge"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ParseKind maps an SSE event name to a Kind; ok is false for names that
+// carry no object (connected, heartbeat, ...).
+func ParseKind(name string) (Kind, bool) {
+	switch name {
+	case "create":
+		return Create, true
+	case "update":
+		return Update, true
+	case "delete":
+		return Delete, true
+	case "merge":
+		return Merge, true
+	}
+	return 0, false
+}
+
+// Event is one decoded create, update, delete or merge.
+type Event struct {
+	// ID is the stream event id.
+	ID   string
+	Kind Kind
+	// Object is the object as it is now (for a delete: as it was).
+	Object stix.Object
+	// Sources are, for a merge, the objects merged into Object; they no
+	// longer exist.
+	Sources []stix.Object
+	// Origin and Message are OpenCTI's description of the change.
+	Message string
+}
+
+// Reason classifies why an event was refused; each has its own counter.
+type Reason string
+
+// The reasons an event is refused.
+const (
+	ReasonMalformedJSON Reason = "malformed_json"
+	ReasonMissingField  Reason = "missing_field"
+	ReasonInvalidObject Reason = "invalid_object"
+)
+
+// Error is a refused event.
+type Error struct {
+	EventID string
+	Name    string
+	Reason  Reason
+	Err     error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s event %s refused (%s): %v", e.Name, e.EventID, e.Reason, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+type envelope struct {
+	Version string          `json:"version"`
+	Type    string          `json:"type"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	Context *struct {
+		Sources []json.RawMessage `json:"sources"`
+	} `json:"context"`
+}
+
+// Decode turns a create/update/delete/merge message into an Event.
+func Decode(msg stream.Message) (Event, error) {
+	kind, ok := ParseKind(msg.Event)
+	if !ok {
+		return Event{}, &Error{EventID: msg.ID, Name: msg.Event, Reason: ReasonMissingField, Err: errors.New("not a data event")}
+	}
+	fail := func(r Reason, err error) (Event, error) {
+		return Event{}, &Error{EventID: msg.ID, Name: msg.Event, Reason: r, Err: err}
+	}
+	if msg.ID == "" {
+		return fail(ReasonMissingField, errors.New("message has no id"))
+	}
+	var env envelope
+	if err := json.Unmarshal(msg.Data, &env); err != nil {
+		return fail(ReasonMalformedJSON, err)
+	}
+	if len(env.Data) == 0 || string(env.Data) == "null" {
+		return fail(ReasonMissingField, errors.New(`no "data" object`))
+	}
+	obj, err := decodeObject(env.Data)
+	if err != nil {
+		return fail(reasonOf(err), fmt.Errorf("data: %w", err))
+	}
+	ev := Event{ID: msg.ID, Kind: kind, Object: obj, Message: env.Message}
+	if kind == Merge {
+		if env.Context == nil {
+			return fail(ReasonMissingField, errors.New(`merge without "context.sources"`))
+		}
+		for i, raw := range env.Context.Sources {
+			src, err := decodeObject(raw)
+			if err != nil {
+				return fail(reasonOf(err), fmt.Errorf("context.sources[%d]: %w", i, err))
+			}
+			ev.Sources = append(ev.Sources, src)
+		}
+	}
+	return ev, nil
+}
+
+func decodeObject(raw json.RawMessage) (stix.Object, error) {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return stix.Object{}, err
+	}
+	return stix.FromMap(m)
+}
+
+func reasonOf(err error) Reason {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn), errors.As(err, &typ):
+		return ReasonMalformedJSON
+	case errors.Is(err, stix.ErrNotObject):
+		return ReasonInvalidObject
+	}
+	return ReasonMalformedJSON
+}

@@ -1,0 +1,271 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elastic/elastic-agent-libs/logp/logptest"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+
+	"github.com/openctibeat/openctibeat/opencti"
+)
+
+// recorder is a Handler that records what it is given and resumes from the
+// last id received.
+type recorder struct {
+	mu      sync.Mutex
+	last    string
+	msgs    []Message
+	errs    []error
+	conns   int
+	onMsg   func(Message)
+	recover string
+}
+
+func (r *recorder) StartPoint() Start {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Start{From: r.last, Recover: r.recover}
+}
+
+func (r *recorder) Handle(m Message) {
+	r.mu.Lock()
+	if m.ID != "" {
+		r.last = m.ID
+	}
+	r.msgs = append(r.msgs, m)
+	fn := r.onMsg
+	r.mu.Unlock()
+	if fn != nil {
+		fn(m)
+	}
+}
+
+func (r *recorder) Connected() { r.mu.Lock(); r.conns++; r.mu.Unlock() }
+
+func (r *recorder) Disconnected(err error) { r.mu.Lock(); r.errs = append(r.errs, err); r.mu.Unlock() }
+
+func (r *recorder) snapshot() ([]Message, []error, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Message(nil), r.msgs...), append([]error(nil), r.errs...), r.conns
+}
+
+func testClient(t *testing.T, url string, mut func(*Config)) *Client {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Backoff = BackoffConfig{Init: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+	if mut != nil {
+		mut(&cfg)
+	}
+	conn := opencti.DefaultConfig()
+	conn.URL, conn.Token = url, "secret-token"
+	c, err := New(conn, cfg, logptest.NewTestingLogger(t, ""), NewMetrics(monitoring.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func writeEvent(w http.ResponseWriter, id, name, data string) {
+	if id != "" {
+		fmt.Fprintf(w, "id: %s\n", id)
+	}
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data)
+	w.(http.Flusher).Flush()
+}
+
+// TestReconnectResumes checks ordering, the request the client makes, and
+// that a connection the server closes is resumed with Last-Event-ID.
+func TestReconnectResumes(t *testing.T) {
+	type req struct{ path, auth, lastID, from, listenDelete string }
+	var mu sync.Mutex
+	var reqs []req
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := len(reqs)
+		reqs = append(reqs, req{r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Last-Event-ID"), r.URL.Query().Get("from"), r.URL.Query().Get("listen-delete")})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		writeEvent(w, "", "connected", `{"lastEventId":"3-0"}`)
+		if n == 0 {
+			writeEvent(w, "1-0", "create", `{"a":1}`)
+			writeEvent(w, "2-0", "update", `{"a":2}`)
+			return // server closes: the client must resume after 2-0
+		}
+		writeEvent(w, "3-0", "delete", `{"a":3}`)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+
+	rec := &recorder{last: "0-0"}
+	c := testClient(t, srv.URL, func(c *Config) { c.ID = "live-1" })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "3 data events", func() bool { m, _, _ := rec.snapshot(); return len(m) >= 5 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+	msgs, errs, conns := rec.snapshot()
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Event+"/"+m.ID)
+	}
+	want := "connected//create/1-0/update/2-0/connected//delete/3-0"
+	if strings.Join(got, "/") != want {
+		t.Fatalf("messages %v, want %s", got, want)
+	}
+	if conns != 2 || len(errs) != 1 {
+		t.Fatalf("connections %d, disconnects %v", conns, errs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reqs[0].path != "/stream/live-1" || reqs[0].auth != "Bearer secret-token" || reqs[0].lastID != "0-0" || reqs[0].from != "0-0" || reqs[0].listenDelete != "true" {
+		t.Fatalf("first request %+v", reqs[0])
+	}
+	if reqs[1].lastID != "2-0" || reqs[1].from != "2-0" {
+		t.Fatalf("resume request %+v, want Last-Event-ID 2-0", reqs[1])
+	}
+}
+
+func TestStatusErrors(t *testing.T) {
+	tests := []struct {
+		status    int
+		body      string
+		permanent bool
+		hint      string
+	}{
+		{http.StatusUnauthorized, "", true, "token"},
+		{http.StatusGone, "stream is stopped", true, "stopped"},
+		{http.StatusNotFound, "", true, "no such live stream"},
+		{http.StatusInternalServerError, "boom", false, "OpenCTI failed"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, tt.body, tt.status)
+			}))
+			defer srv.Close()
+			rec := &recorder{}
+			c := testClient(t, srv.URL, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- c.Run(ctx, rec) }()
+			waitFor(t, "a disconnect", func() bool { _, e, _ := rec.snapshot(); return len(e) > 0 })
+			cancel()
+			<-done
+			_, errs, conns := rec.snapshot()
+			var se *StatusError
+			if !errors.As(errs[0], &se) || se.Status != tt.status || se.Permanent() != tt.permanent {
+				t.Fatalf("error %v", errs[0])
+			}
+			if !strings.Contains(se.Error(), tt.hint) || (tt.body != "" && !strings.Contains(se.Error(), tt.body)) {
+				t.Fatalf("error %q lacks %q / %q", se.Error(), tt.hint, tt.body)
+			}
+			if strings.Contains(se.Error(), "secret-token") {
+				t.Fatal("token in error")
+			}
+			if conns != 0 {
+				t.Fatalf("counted %d connections", conns)
+			}
+		})
+	}
+}
+
+// TestIdleTimeout: a connection that stops sending is replaced.
+func TestIdleTimeout(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		writeEvent(w, "", "connected", `{}`)
+		writeEvent(w, "5-0", "heartbeat", `"2024-01-01T00:00:00Z"`)
+		<-r.Context().Done() // then silence
+	}))
+	defer srv.Close()
+	rec := &recorder{}
+	c := testClient(t, srv.URL, func(c *Config) { c.IdleTimeout = 200 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "a second connection", func() bool { mu.Lock(); defer mu.Unlock(); return n >= 2 })
+	cancel()
+	<-done
+	_, errs, _ := rec.snapshot()
+	if len(errs) == 0 || !errors.Is(errs[0], errIdle) {
+		t.Fatalf("disconnect causes %v, want the idle timeout", errs)
+	}
+}
+
+// TestLargeMessage: messages above r3labs' default 64 KiB buffer pass.
+func TestLargeMessage(t *testing.T) {
+	big := `{"x":"` + strings.Repeat("a", 200<<10) + `"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		writeEvent(w, "1-0", "create", big)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	rec := &recorder{}
+	c := testClient(t, srv.URL, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "the large message", func() bool { m, _, _ := rec.snapshot(); return len(m) == 1 })
+	cancel()
+	<-done
+	m, _, _ := rec.snapshot()
+	if string(m[0].Data) != big {
+		t.Fatalf("data of %d bytes, want %d", len(m[0].Data), len(big))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := DefaultConfig()
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		mut  func(*Config)
+		want string
+	}{
+		{"slash in id", func(c *Config) { c.ID = "a/b" }, "openctibeat.stream.id"},
+		{"idle too short", func(c *Config) { c.IdleTimeout = time.Second }, "idle_timeout"},
+		{"backoff inverted", func(c *Config) { c.Backoff.Max = time.Millisecond }, "backoff"},
+		{"tiny buffer", func(c *Config) { c.MaxEventSize = 10 }, "max_event_size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mut(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want mention of %s", err, tt.want)
+			}
+		})
+	}
+}
