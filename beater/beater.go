@@ -108,7 +108,7 @@ func Run(ctx context.Context, p Params) error {
 		return err
 	}
 	saver := checkpoint.NewSaver(p.Store, p.Log.Named("checkpoint"))
-	tracker := checkpoint.NewTracker(saver.Set)
+	tracker := checkpoint.NewTracker(start, saver.Set)
 	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")))
 	if err != nil {
 		return err

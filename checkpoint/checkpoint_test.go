@@ -69,6 +69,11 @@ func TestTracker(t *testing.T) {
 			want:  []string{"1-0", "2-0"},
 		},
 		{
+			name:  "an unchanged position is not saved again",
+			steps: []step{{add: "1-0"}, {add: "1-0"}, {add: "2-0"}},
+			want:  []string{"1-0", "2-0"},
+		},
+		{
 			name:  "nothing saved before the ack",
 			steps: []step{{add: "1-0", docs: 1}, {add: "2-0"}},
 			want:  nil,
@@ -98,7 +103,7 @@ func TestTracker(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var saved []string
-			tr := NewTracker(func(p Position) { saved = append(saved, p.StartFrom) })
+			tr := NewTracker(Position{}, func(p Position) { saved = append(saved, p.StartFrom) })
 			var entries []*Entry
 			for _, s := range tt.steps {
 				if s.add != "" {
@@ -120,7 +125,7 @@ func TestTracker(t *testing.T) {
 
 func TestTrackerIgnoresForeignPrivates(t *testing.T) {
 	var saved []Position
-	tr := NewTracker(func(p Position) { saved = append(saved, p) })
+	tr := NewTracker(Position{}, func(p Position) { saved = append(saved, p) })
 	e := tr.Add(pos("1-0"), 1)
 	tr.ACK([]any{nil, "x", 3})
 	if len(saved) != 0 || tr.Pending() != 1 {
@@ -134,7 +139,7 @@ func TestTrackerIgnoresForeignPrivates(t *testing.T) {
 
 func TestTrackerCompacts(t *testing.T) {
 	last := Position{}
-	tr := NewTracker(func(p Position) { last = p })
+	tr := NewTracker(Position{}, func(p Position) { last = p })
 	for i := 0; i < 5000; i++ {
 		e := tr.Add(pos("1-0"), 1)
 		tr.ACK([]any{e})

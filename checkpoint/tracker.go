@@ -8,6 +8,7 @@ type Tracker struct {
 	mu      sync.Mutex
 	pending []*Entry // in receive order
 	head    int      // index of the oldest incomplete entry in pending
+	saved   Position // the position last handed to onSave (or the start)
 	onSave  func(Position)
 }
 
@@ -18,10 +19,10 @@ type Entry struct {
 	remaining int
 }
 
-// NewTracker calls onSave (from the acknowledging goroutine, never
-// concurrently) each time the acknowledged position moves.
-func NewTracker(onSave func(Position)) *Tracker {
-	return &Tracker{onSave: onSave}
+// NewTracker starts at start and calls onSave (from the acknowledging
+// goroutine, never concurrently) each time the acknowledged position moves.
+func NewTracker(start Position, onSave func(Position)) *Tracker {
+	return &Tracker{saved: start, onSave: onSave}
 }
 
 // Add registers a received message whose handling published docs documents
@@ -73,8 +74,9 @@ func (t *Tracker) advanceLocked() (Position, bool) {
 		t.pending = append(t.pending[:0:0], t.pending[t.head:]...)
 		t.head = 0
 	}
-	if last == nil {
+	if last == nil || last.pos == t.saved {
 		return Position{}, false
 	}
+	t.saved = last.pos
 	return last.pos, true
 }

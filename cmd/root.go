@@ -3,9 +3,13 @@
 package cmd
 
 import (
+	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/cfgfile"
 	lbcmd "github.com/elastic/beats/v7/libbeat/cmd"
 	"github.com/elastic/beats/v7/libbeat/cmd/instance"
+	"github.com/elastic/beats/v7/libbeat/publisher/processing"
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/logp"
 
 	"github.com/openctibeat/openctibeat/beater"
 	"github.com/openctibeat/openctibeat/config"
@@ -31,7 +35,20 @@ func Settings() instance.Settings {
 		IndexPrefix:     Name,
 		Version:         Version,
 		IndexManagement: esindex.SupportFactory(config.Templates),
+		Processing:      processingSupport,
 	}
+}
+
+// processingSupport is libbeat's default event processing (global fields,
+// tags and processors apply) without host.name, which describes the machine
+// the beat runs on, not the intelligence. stix mode also leaves out the
+// agent.* and ecs.version fields so documents stay the STIX objects as
+// OpenCTI sent them.
+func processingSupport(info beat.Info, log *logp.Logger, root *conf.C) (processing.Supporter, error) {
+	if config.ModeOf(root) == config.ModeSTIX {
+		return processing.MakeDefaultSupport(true, nil)(info, log, root)
+	}
+	return processing.MakeDefaultSupport(true, nil, processing.WithECS, processing.WithAgentMeta())(info, log, root)
 }
 
 // New builds the root command.

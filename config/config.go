@@ -113,6 +113,17 @@ func FromRoot(root *conf.C) (Config, error) {
 	return Unpack(sub)
 }
 
+// ModeOf returns the mode configured in the whole configuration (the
+// default when unset or unreadable).
+func ModeOf(root *conf.C) string {
+	if root != nil {
+		if m, err := root.String(Section+".mode", -1); err == nil && m != "" {
+			return m
+		}
+	}
+	return Default().Mode
+}
+
 // Templates returns the index templates the configured mode needs.
 func Templates(root *conf.C) ([]esindex.Template, error) {
 	// Only the keys that decide the indices are read here: the rest is

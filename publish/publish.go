@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common/acker"
 	"github.com/elastic/beats/v7/libbeat/beat/events"
+	"github.com/elastic/beats/v7/libbeat/common/acker"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
@@ -62,7 +62,12 @@ func Event(d mapping.Doc, private any) beat.Event {
 	switch d.Op {
 	case mapping.Delete:
 		meta[events.FieldMetaOpType] = events.OpTypeDelete
-		ev.Fields = mapstr.M{}
+		// The body of a delete is never sent, but libbeat drops events
+		// without fields before they reach the output.
+		ev.Fields = mapstr.M(d.Fields)
+		if len(ev.Fields) == 0 {
+			ev.Fields = mapstr.M{"id": d.ID}
+		}
 	default:
 		meta[events.FieldMetaOpType] = events.OpTypeIndex
 		ev.Fields = mapstr.M(d.Fields)

@@ -41,7 +41,8 @@ func (m *Mapper) put(o stix.Object) mapping.Doc {
 }
 
 func (m *Mapper) del(o stix.Object) mapping.Doc {
-	return mapping.Doc{Op: mapping.Delete, Index: m.index, ID: o.DocID()}
+	return mapping.Doc{Op: mapping.Delete, Index: m.index, ID: o.DocID(),
+		Fields: map[string]any{"id": o.ID, "type": o.Type}}
 }
 
 // timestamp is the object's version time: modified, else OpenCTI's

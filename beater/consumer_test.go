@@ -1,0 +1,129 @@
+package beater
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/elastic/elastic-agent-libs/logp/logptest"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+
+	"github.com/openctibeat/openctibeat/checkpoint"
+	"github.com/openctibeat/openctibeat/mapping"
+	"github.com/openctibeat/openctibeat/mapping/stixmode"
+	"github.com/openctibeat/openctibeat/opencti/event"
+	"github.com/openctibeat/openctibeat/opencti/stream"
+)
+
+type published struct {
+	pos  checkpoint.Position
+	docs []mapping.Doc
+}
+
+type fakePublisher struct{ got []published }
+
+func (f *fakePublisher) Publish(pos checkpoint.Position, docs []mapping.Doc) {
+	f.got = append(f.got, published{pos, docs})
+}
+
+type panicMapper struct{}
+
+func (panicMapper) Map(event.Event) ([]mapping.Doc, error) { panic("mapper bug") }
+
+const indicator = `{"type":"indicator","id":"indicator--86d9fae0-300e-54a8-9b7e-041e303406ad","modified":"2024-01-01T00:00:00Z","extensions":{"extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba":{"id":"cee1aad9-81a9-4e38-a829-a06b56b29338"}}}`
+
+func TestConsumer(t *testing.T) {
+	reg := monitoring.NewRegistry()
+	pub := &fakePublisher{}
+	log, logs := logptest.NewTestingLoggerWithObserver(t, "")
+	c := newConsumer(consumerParams{
+		start:     checkpoint.Position{StartFrom: "0-0"},
+		mapper:    stixmode.New(stixmode.DefaultConfig()),
+		publisher: pub,
+		log:       log,
+		metrics:   newMetrics(reg),
+	})
+	msgs := []stream.Message{
+		{Event: "connected", Data: []byte(`{"lastEventId":"9-0"}`)},
+		{ID: "1-0", Event: "create", Data: []byte(`{"version":"4","data":` + indicator + `}`)},
+		{ID: "2-0", Event: "create", Data: []byte(`{"data":{`)},                          // malformed JSON
+		{ID: "3-0", Event: "update", Data: []byte(`{"data":{"type":"nope!","id":"x"}}`)}, // invalid object
+		{ID: "4-0", Event: "heartbeat", Data: []byte(`"2024-01-01T00:00:00Z"`)},
+		{ID: "5-0", Event: "something-new", Data: []byte(`{}`)},
+		{ID: "6-0", Event: "delete", Data: []byte(`{"data":` + indicator + `}`)},
+		{ID: "7-0", Event: "error", Data: []byte(`{"message":"boom"}`)},
+	}
+	for _, m := range msgs {
+		c.Handle(m)
+	}
+	var got []string
+	for _, p := range pub.got {
+		ops := []string{}
+		for _, d := range p.docs {
+			ops = append(ops, d.Op.String()+":"+d.ID)
+		}
+		got = append(got, p.pos.StartFrom+"="+strings.Join(ops, ","))
+	}
+	want := []string{
+		"0-0=",
+		"1-0=index:cee1aad9-81a9-4e38-a829-a06b56b29338",
+		"2-0=", "3-0=", "4-0=", "5-0=",
+		"6-0=delete:cee1aad9-81a9-4e38-a829-a06b56b29338",
+		"7-0=",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("published\n%v\nwant\n%v", got, want)
+	}
+	if s := c.StartPoint(); s.From != "7-0" || s.Recover != "" {
+		t.Fatalf("start point %+v", s)
+	}
+	snap := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false)
+	for k, v := range map[string]int64{
+		"received.create_total": 2, "received.other_total": 1, "received.heartbeat_total": 1,
+		"skipped.malformed_json_total": 1, "skipped.invalid_object_total": 1,
+	} {
+		if snap.Ints[k] != v {
+			t.Errorf("metric %s = %d, want %d (all: %v)", k, snap.Ints[k], v, snap.Ints)
+		}
+	}
+	for _, id := range []string{"2-0", "3-0"} {
+		if logs.FilterField(logpField("event_id", id)).Len() == 0 {
+			t.Errorf("no log line names event %s", id)
+		}
+	}
+}
+
+func TestConsumerSurvivesPanics(t *testing.T) {
+	reg := monitoring.NewRegistry()
+	pub := &fakePublisher{}
+	c := newConsumer(consumerParams{
+		start: checkpoint.Position{StartFrom: "0-0"}, mapper: panicMapper{}, publisher: pub,
+		log: logptest.NewTestingLogger(t, ""), metrics: newMetrics(reg),
+	})
+	c.Handle(stream.Message{ID: "1-0", Event: "create", Data: []byte(`{"data":` + indicator + `}`)})
+	if len(pub.got) != 1 || len(pub.got[0].docs) != 0 || pub.got[0].pos.StartFrom != "1-0" {
+		t.Fatalf("published %+v", pub.got)
+	}
+	snap := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false)
+	if snap.Ints["skipped.panic_total"] != 1 {
+		t.Fatalf("panic not counted: %v", snap.Ints)
+	}
+}
+
+func TestFirstPosition(t *testing.T) {
+	now := mustTime(t, "2024-03-01T10:00:00Z")
+	tests := []struct {
+		from    string
+		recover bool
+		want    checkpoint.Position
+	}{
+		{"0-0", true, checkpoint.Position{StartFrom: "0-0", RecoverUntil: "2024-03-01T10:00:00.000Z"}},
+		{"0", false, checkpoint.Position{StartFrom: "0-0"}},
+		{"now", true, checkpoint.Position{StartFrom: "1709287200000-0"}},
+		{"2024-01-01T00:00:00Z", false, checkpoint.Position{StartFrom: "2024-01-01T00:00:00Z"}},
+	}
+	for _, tt := range tests {
+		if got := firstPosition(configStart(tt.from, tt.recover), now); got != tt.want {
+			t.Errorf("firstPosition(%s, %v) = %+v, want %+v", tt.from, tt.recover, got, tt.want)
+		}
+	}
+}
