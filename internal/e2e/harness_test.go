@@ -73,6 +73,7 @@ type beatOptions struct {
 	streamID   string
 	esURL      string
 	index      string
+	recover    bool   // start.recover
 	extra      string // more YAML appended to the configuration
 }
 
@@ -88,7 +89,7 @@ openctibeat:
   stream.backoff.init: 100ms
   stream.backoff.max: 1s
   start.from: "0-0"
-  start.recover: false
+  start.recover: %t
   stix.index: %q
 output.elasticsearch:
   hosts: [%q]
@@ -104,7 +105,7 @@ logging.level: info
 logging.to_stderr: true
 logging.to_files: false
 %s
-`, o.openctiURL, o.token, o.streamID, o.index, o.esURL, statsPort, o.extra)
+`, o.openctiURL, o.token, o.streamID, o.recover, o.index, o.esURL, statsPort, o.extra)
 	if err := os.WriteFile(filepath.Join(dir, "opencti-beat.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
