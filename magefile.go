@@ -101,7 +101,7 @@ func Run() error {
 	defer stop()
 	return demo.Run(ctx, demo.Options{
 		Beat: mustAbs(binary), Dir: mustAbs("build/demo"), Events: sampleEvent,
-		EngineURL: url, Index: "opencti-stix-demo", Timeout: 3 * time.Minute, Out: os.Stdout,
+		EngineURL: url, Mode: "ecs", Index: "logs-ti_openctibeat.indicator-demo", Timeout: 3 * time.Minute, Out: os.Stdout,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/esleg/eslegclient"
 	conf "github.com/elastic/elastic-agent-libs/config"
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/monitoring"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/openctibeat/openctibeat/checkpoint"
 	"github.com/openctibeat/openctibeat/config"
+	"github.com/openctibeat/openctibeat/expiry"
+	"github.com/openctibeat/openctibeat/mapping"
+	"github.com/openctibeat/openctibeat/mapping/ecsmode"
 	"github.com/openctibeat/openctibeat/mapping/stixmode"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/stream"
@@ -24,6 +28,7 @@ import (
 // Beater runs the live stream into the pipeline.
 type Beater struct {
 	cfg      config.Config
+	output   conf.Namespace
 	log      *logp.Logger
 	pipeline beat.PipelineConnector
 	reg      *monitoring.Registry
@@ -52,8 +57,13 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	} else {
 		beatReg = monitoring.NewRegistry()
 	}
+	var output conf.Namespace
+	if b.Config != nil {
+		output = b.Config.Output
+	}
 	return &Beater{
 		cfg:      cfg,
+		output:   output,
 		log:      b.Info.Logger.Named("openctibeat"),
 		pipeline: b.Publisher,
 		reg:      beatReg,
@@ -70,6 +80,7 @@ func (bt *Beater) Run(_ *beat.Beat) error {
 	defer cancel()
 	return Run(ctx, Params{
 		Config:   bt.cfg,
+		Output:   bt.output,
 		Log:      bt.log,
 		Pipeline: bt.pipeline,
 		Registry: bt.reg,
@@ -88,7 +99,10 @@ func (bt *Beater) Stop() {
 
 // Params are the dependencies of Run.
 type Params struct {
-	Config   config.Config
+	Config config.Config
+	// Output is the beat's output configuration; ecs mode's expiry talks
+	// to an Elasticsearch output with the same settings.
+	Output   conf.Namespace
 	Log      *logp.Logger
 	Pipeline beat.PipelineConnector
 	Registry *monitoring.Registry
@@ -117,10 +131,15 @@ func Run(ctx context.Context, p Params) error {
 	if err != nil {
 		return err
 	}
+	mapper, keeper, err := modeParts(p)
+	if err != nil {
+		return err
+	}
 	c := newConsumer(consumerParams{
 		start:     start,
-		mapper:    stixmode.New(p.Config.STIX),
+		mapper:    mapper,
 		publisher: pub,
+		expiry:    keeper,
 		log:       p.Log.Named("consumer"),
 		metrics:   newMetrics(p.Registry.GetOrCreateRegistry("events")),
 	})
@@ -128,6 +147,9 @@ func Run(ctx context.Context, p Params) error {
 	saverCtx, stopSaver := context.WithCancel(context.Background())
 	saverDone := make(chan struct{})
 	go func() { defer close(saverDone); saver.Run(saverCtx) }()
+	if keeper != nil {
+		go keeper.Run(ctx)
+	}
 
 	p.Log.Infow("reading the OpenCTI live stream", "url", opencti.RedactURL(p.Config.OpenCTI.URL),
 		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,
@@ -144,6 +166,31 @@ func Run(ctx context.Context, p Params) error {
 		return nil
 	}
 	return err
+}
+
+// modeParts builds the mapper of the configured mode and, for ecs mode on
+// an Elasticsearch output, the expiry keeper.
+func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
+	if p.Config.Mode == config.ModeSTIX {
+		return stixmode.New(p.Config.STIX), nil, nil
+	}
+	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now)
+	exp := p.Config.ECS.Expiry
+	if !exp.Enabled {
+		return mapper, nil, nil
+	}
+	if p.Output.Name() != "elasticsearch" {
+		p.Log.Warnw("expiry and refresh of ecs mode need output.elasticsearch; expired indicators are removed only when their next update arrives", "output", p.Output.Name())
+		return mapper, nil, nil
+	}
+	conns, err := eslegclient.NewClients(p.Output.Config(), "openctibeat", p.Log.Named("expiry"))
+	if err != nil || len(conns) == 0 {
+		return nil, nil, fmt.Errorf("ecs mode expiry: output.elasticsearch settings: %w", err)
+	}
+	conn := &conns[0]
+	keeper := expiry.New(exp, &connector{conn: conn}, p.Config.ECS.Index, p.Log.Named("expiry"),
+		p.Registry.GetOrCreateRegistry("expiry"), p.Now)
+	return mapper, keeper, nil
 }
 
 // startPosition is the saved position, or the configured start point on the

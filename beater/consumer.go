@@ -1,13 +1,16 @@
 package beater
 
 import (
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/elastic/elastic-agent-libs/logp"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
 	"github.com/openctibeat/openctibeat/mapping"
+	"github.com/openctibeat/openctibeat/mapping/ecsmode"
 	"github.com/openctibeat/openctibeat/opencti/event"
 	"github.com/openctibeat/openctibeat/opencti/stream"
 )
@@ -17,10 +20,16 @@ type publisher interface {
 	Publish(pos checkpoint.Position, docs []mapping.Doc)
 }
 
+// expiryObserver learns when written documents expire.
+type expiryObserver interface {
+	Observe(t time.Time)
+}
+
 type consumerParams struct {
 	start     checkpoint.Position
 	mapper    mapping.Mapper
 	publisher publisher
+	expiry    expiryObserver // may be nil
 	log       *logp.Logger
 	metrics   *metrics
 }
@@ -70,6 +79,13 @@ func (c *consumer) Handle(msg stream.Message) {
 		docs = nil
 	}
 	c.publisher.Publish(pos, docs)
+	if c.expiry != nil {
+		for _, d := range docs {
+			if !d.Expires.IsZero() {
+				c.expiry.Observe(d.Expires)
+			}
+		}
+	}
 }
 
 // documents decodes and maps a message. ok is false when the message was
@@ -111,9 +127,13 @@ func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (do
 	}
 	docs, err = c.mapper.Map(ev)
 	if err != nil {
-		c.metrics.skip("unmappable")
-		c.log.Warnw("stream event cannot be mapped; skipped", "event_id", msg.ID, "event", msg.Event, "stix_id", ev.Object.ID, "error", err)
-		return nil, false
+		reason := "unmappable"
+		if errors.Is(err, ecsmode.ErrInvalidPattern) {
+			reason = "invalid_pattern"
+		}
+		c.metrics.skip(reason)
+		c.log.Warnw("stream event cannot be mapped; its valid documents are written, the rest skipped", "event_id", msg.ID, "event", msg.Event, "stix_id", ev.Object.ID, "reason", reason, "error", err)
+		return docs, true
 	}
 	return docs, true
 }

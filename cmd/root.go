@@ -41,14 +41,15 @@ func Settings() instance.Settings {
 
 // processingSupport is libbeat's default event processing (global fields,
 // tags and processors apply) without host.name, which describes the machine
-// the beat runs on, not the intelligence. stix mode also leaves out the
-// agent.* and ecs.version fields so documents stay the STIX objects as
+// the beat runs on, not the intelligence, and without libbeat's ecs.version
+// (8.0.0): ecs mode's documents follow ECS 9.4 and say so themselves. stix
+// mode also leaves out agent.* so documents stay the STIX objects as
 // OpenCTI sent them.
 func processingSupport(info beat.Info, log *logp.Logger, root *conf.C) (processing.Supporter, error) {
 	if config.ModeOf(root) == config.ModeSTIX {
 		return processing.MakeDefaultSupport(true, nil)(info, log, root)
 	}
-	return processing.MakeDefaultSupport(true, nil, processing.WithECS, processing.WithAgentMeta())(info, log, root)
+	return processing.MakeDefaultSupport(true, nil, processing.WithAgentMeta())(info, log, root)
 }
 
 // New builds the root command.

@@ -3,11 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	conf "github.com/elastic/elastic-agent-libs/config"
 
 	"github.com/openctibeat/openctibeat/esindex"
+	"github.com/openctibeat/openctibeat/expiry"
+	"github.com/openctibeat/openctibeat/mapping/ecsmode"
 	"github.com/openctibeat/openctibeat/mapping/stixmode"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/stream"
@@ -29,9 +32,16 @@ type Config struct {
 	Start   StartConfig     `config:"start"`
 	Mode    string          `config:"mode"`
 	STIX    stixmode.Config `config:"stix"`
+	ECS     ECSConfig       `config:"ecs"`
 	// PositionFile is the file, relative to path.data, the stream position
 	// is kept in.
 	PositionFile string `config:"position_file"`
+}
+
+// ECSConfig is ecs mode's section.
+type ECSConfig struct {
+	ecsmode.Config `config:",inline"`
+	Expiry         expiry.Config `config:"expiry"`
 }
 
 // StartConfig is where the very first run starts; later runs resume from
@@ -52,19 +62,21 @@ func Default() Config {
 		OpenCTI:      opencti.DefaultConfig(),
 		Stream:       stream.DefaultConfig(),
 		Start:        StartConfig{From: "0-0", Recover: true},
-		Mode:         ModeSTIX,
+		Mode:         ModeECS,
 		STIX:         stixmode.DefaultConfig(),
+		ECS:          ECSConfig{Config: ecsmode.DefaultConfig(), Expiry: expiry.DefaultConfig()},
 		PositionFile: "opencti-stream-position.json",
 	}
 }
 
 // Validate checks cross-field rules; each package validates its own.
 func (c *Config) Validate() error {
-	errs := []error{c.OpenCTI.Validate(), c.Stream.Validate(), c.STIX.Validate()}
+	errs := []error{c.OpenCTI.Validate(), c.Stream.Validate()}
 	switch c.Mode {
 	case ModeSTIX:
+		errs = append(errs, c.STIX.Validate())
 	case ModeECS:
-		errs = append(errs, fmt.Errorf("openctibeat.mode %q is not available in this build yet: set openctibeat.mode: stix", c.Mode))
+		errs = append(errs, c.ECS.Config.Validate(), c.ECS.Expiry.Validate())
 	default:
 		errs = append(errs, fmt.Errorf("openctibeat.mode %q is unknown: use stix (raw STIX objects) or ecs (ECS threat indicators)", c.Mode))
 	}
@@ -128,9 +140,12 @@ func ModeOf(root *conf.C) string {
 func Templates(root *conf.C) ([]esindex.Template, error) {
 	// Only the keys that decide the indices are read here: the rest is
 	// validated when the beat starts, and `setup` must work without it.
+	d := Default()
 	c := struct {
+		Mode string          `config:"mode"`
 		STIX stixmode.Config `config:"stix"`
-	}{STIX: stixmode.DefaultConfig()}
+		ECS  ECSConfig       `config:"ecs"`
+	}{Mode: d.Mode, STIX: d.STIX, ECS: d.ECS}
 	if root != nil && root.HasField(Section) {
 		sub, err := root.Child(Section, -1)
 		if err != nil {
@@ -140,5 +155,18 @@ func Templates(root *conf.C) ([]esindex.Template, error) {
 			return nil, fmt.Errorf("openctibeat configuration: %w", err)
 		}
 	}
-	return []esindex.Template{esindex.STIX(c.STIX.Index)}, nil
+	if c.Mode == ModeSTIX {
+		return []esindex.Template{esindex.STIX(c.STIX.Index)}, nil
+	}
+	return []esindex.Template{esindex.ECS(templateName(c.ECS.Index), c.ECS.TemplatePattern())}, nil
+}
+
+// templateName names ecs mode's template after its index without the
+// namespace (logs-ti_openctibeat.indicator-default ->
+// logs-ti_openctibeat.indicator).
+func templateName(index string) string {
+	if i := strings.LastIndex(index, "-"); i > len("logs-ti_") {
+		return index[:i]
+	}
+	return index
 }

@@ -33,7 +33,7 @@ func TestLoadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Mode != ModeSTIX || c.STIX.Index != "opencti-stix" || c.Start.From != "0-0" || !c.Start.Recover ||
+		if c.Mode != ModeECS || c.ECS.Index != "logs-ti_openctibeat.indicator-default" || c.STIX.Index != "opencti-stix" || c.Start.From != "0-0" || !c.Start.Recover ||
 			!c.Stream.ListenDelete || c.Stream.IdleTimeout != 45*time.Second || c.PositionFile == "" {
 			t.Fatalf("defaults: %+v", c)
 		}
@@ -70,7 +70,10 @@ func TestInvalidConfig(t *testing.T) {
 		{"no token", map[string]any{"opencti.token": ""}, []string{"openctibeat.opencti.token is empty", "keystore"}},
 		{"unknown mode", map[string]any{"mode": "json"}, []string{`openctibeat.mode "json" is unknown`, "stix"}},
 		{"bad start", map[string]any{"start.from": "yesterday"}, []string{"openctibeat.start.from", "ISO date"}},
-		{"bad index", map[string]any{"stix.index": "Bad Index"}, []string{"openctibeat.stix.index", "lowercase"}},
+		{"bad index", map[string]any{"mode": "stix", "stix.index": "Bad Index"}, []string{"openctibeat.stix.index", "lowercase"}},
+		{"ecs index outside logs-ti_*", map[string]any{"ecs.index": "indicators"}, []string{"openctibeat.ecs.index", "logs-ti_*"}},
+		{"ecs index of the ti_opencti integration", map[string]any{"ecs.index": "logs-ti_opencti.indicator-default"}, []string{"collides"}},
+		{"refresh beyond the rules' window", map[string]any{"ecs.expiry.refresh_after": "720h"}, []string{"refresh_after", "30 days"}},
 		{"bad stream id", map[string]any{"stream.id": "a/b"}, []string{"openctibeat.stream.id"}},
 	}
 	for _, tt := range tests {
@@ -111,13 +114,17 @@ func TestSecretNeverPrinted(t *testing.T) {
 }
 
 func TestTemplates(t *testing.T) {
-	root := conf.MustNewConfigFrom(map[string]any{"openctibeat.stix.index": "cti"})
+	root := conf.MustNewConfigFrom(map[string]any{"openctibeat.mode": "stix", "openctibeat.stix.index": "cti"})
 	tm, err := Templates(root)
 	if err != nil || len(tm) != 1 || tm[0].Name != "cti" || tm[0].Patterns[0] != "cti" {
-		t.Fatalf("%+v %v", tm, err)
+		t.Fatalf("stix: %+v %v", tm, err)
 	}
 	tm, err = Templates(nil)
-	if err != nil || tm[0].Name != "opencti-stix" {
-		t.Fatalf("%+v %v", tm, err)
+	if err != nil || tm[0].Name != "logs-ti_openctibeat.indicator" || tm[0].Patterns[0] != "logs-ti_openctibeat.indicator-*" || tm[0].Fallback == nil {
+		t.Fatalf("default (ecs): %+v %v", tm[0].Name, err)
+	}
+	root = conf.MustNewConfigFrom(map[string]any{"openctibeat.ecs.index": "logs-ti_mine.ioc-prod"})
+	if tm, err = Templates(root); err != nil || tm[0].Name != "logs-ti_mine.ioc" || tm[0].Patterns[0] != "logs-ti_mine.ioc-*" {
+		t.Fatalf("custom ecs index: %+v %v", tm[0].Name, err)
 	}
 }

@@ -116,5 +116,18 @@ func (m *manager) load(t Template, overwrite bool) error {
 	cfg.JSON.Enabled, cfg.JSON.Path, cfg.JSON.Name, cfg.JSON.IsDataStream = true, f.Name(), t.Name, false
 	cfg.Overwrite = overwrite
 	cfg.Priority = t.Priority
-	return m.client.Load(cfg, m.s.info, nil, false)
+	err = m.client.Load(cfg, m.s.info, nil, false)
+	if err == nil || t.Fallback == nil {
+		return err
+	}
+	// libbeat's loader reports a rejected template as a plain error (no
+	// status to classify), so any failure is retried with the fallback: an
+	// engine lacking Elasticsearch's field types (OpenSearch) rejects the
+	// main variant, and if the engine is unreachable the fallback fails too.
+	m.s.log.Infow("index template rejected, loading its fallback variant without the field types OpenSearch lacks (wildcard, constant_keyword, match_only_text, flattened)",
+		"template", t.Name, "error", err)
+	if ferr := m.load(*t.Fallback, overwrite); ferr != nil {
+		return errors.Join(err, fmt.Errorf("fallback variant: %w", ferr))
+	}
+	return nil
 }

@@ -8,6 +8,9 @@ type Template struct {
 	// Settings and Mappings go under "template".
 	Settings map[string]any
 	Mappings map[string]any
+	// Fallback, when set, is loaded in place of this template when the
+	// engine rejects this one (see ECS).
+	Fallback *Template
 }
 
 // Body is the template as sent to PUT /_index_template/<name>.

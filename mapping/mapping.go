@@ -34,8 +34,11 @@ type Doc struct {
 	ID    string
 	// Timestamp becomes @timestamp.
 	Timestamp time.Time
-	// Fields is the document body (ignored for Delete).
+	// Fields is the document body (for Delete: identifying fields only,
+	// never sent).
 	Fields map[string]any
+	// Expires, when set, is when the document must disappear.
+	Expires time.Time
 }
 
 // Mapper maps a decoded event to the documents that make the engine

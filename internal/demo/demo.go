@@ -33,7 +33,9 @@ type Options struct {
 	Events string
 	// EngineURL is the search engine (OpenSearch or Elasticsearch).
 	EngineURL string
-	// Index receives the objects.
+	// Mode is the beat's mode: "ecs" (default) or "stix".
+	Mode string
+	// Index receives the documents.
 	Index string
 	// Timeout bounds the wait for the stream to be indexed.
 	Timeout time.Duration
@@ -51,6 +53,12 @@ func Run(ctx context.Context, o Options) error {
 	if len(events) == 0 {
 		return fmt.Errorf("%s holds no events", o.Events)
 	}
+	if o.Mode == "" {
+		o.Mode = "ecs"
+	}
+	// The sample's indicators are long expired: add a few current ones so
+	// that ecs mode has something to show.
+	events = append(events, freshIndicators(events[len(events)-1].ID, time.Now())...)
 	octi, err := octiserver.New(octiserver.Options{Token: token, StreamIDs: []string{"demo"}, Events: events, HeartbeatInterval: time.Second})
 	if err != nil {
 		return err
@@ -72,12 +80,13 @@ func Run(ctx context.Context, o Options) error {
   stream.id: demo
   start.from: "0-0"
   start.recover: false
-  stix.index: %q
+  mode: %s
+  %s.index: %q
 output.elasticsearch.hosts: [%q]
 setup.ilm.enabled: false
 logging.to_files: false
 logging.to_stderr: true
-`, octi.URL(), token, o.Index, proxy.URL())
+`, octi.URL(), token, o.Mode, o.Mode, o.Index, proxy.URL())
 	cfgPath := filepath.Join(o.Dir, "opencti-beat.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -93,7 +102,7 @@ logging.to_stderr: true
 	}
 
 	fmt.Fprintf(o.Out, "demo: OpenCTI test server %s replays %d events of %s\n", octi.URL(), len(events), o.Events)
-	fmt.Fprintf(o.Out, "demo: openctibeat -> %s (engine %s), index %s; log in %s\n", proxy.URL(), o.EngineURL, o.Index, logPath)
+	fmt.Fprintf(o.Out, "demo: openctibeat (%s mode) -> %s (engine %s), index %s; log in %s\n", o.Mode, proxy.URL(), o.EngineURL, o.Index, logPath)
 	cmd := exec.CommandContext(ctx, o.Beat, "-e", "--path.home", o.Dir, "--path.config", o.Dir, "--path.data", filepath.Join(o.Dir, "data"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -171,7 +180,11 @@ func report(o Options) error {
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	q := `{"size":1,"post_filter":{"term":{"type":"indicator"}},"aggs":{"types":{"terms":{"field":"type","size":50}}}}`
+	typeField, label, first := "type", "STIX type", `{"term":{"type":"indicator"}}`
+	if o.Mode == "ecs" {
+		typeField, label, first = "threat.indicator.type", "threat.indicator.type", `{"term":{"threat.indicator.type":"ipv4-addr"}}`
+	}
+	q := `{"size":1,"post_filter":` + first + `,"aggs":{"types":{"terms":{"field":"` + typeField + `","size":50}}}}`
 	body, err = request(http.MethodPost, o.EngineURL+"/"+url.PathEscape(o.Index)+"/_search", q)
 	if err != nil {
 		return err
@@ -184,7 +197,7 @@ func report(o Options) error {
 	for _, b := range types.Aggregations.Types.Buckets {
 		parts = append(parts, fmt.Sprintf("%s=%d", b.Key, b.Count))
 	}
-	fmt.Fprintf(o.Out, "demo: by STIX type: %s\n", strings.Join(parts, " "))
+	fmt.Fprintf(o.Out, "demo: by %s: %s\n", label, strings.Join(parts, " "))
 	if len(types.Hits.Hits) > 0 {
 		h := types.Hits.Hits[0]
 		var pretty map[string]any

@@ -74,8 +74,19 @@ type beatOptions struct {
 	esURL      string
 	index      string
 	recover    bool   // start.recover
+	mode       string // "" = stix
 	extra      string // more YAML appended to the configuration
 }
+
+func (o beatOptions) modeOrDefault() string {
+	if o.mode == "" {
+		return "stix"
+	}
+	return o.mode
+}
+
+// ecsIndex is the ecs mode index of the test: it must match logs-ti_*.
+func (o beatOptions) ecsIndex() string { return "logs-ti_" + o.index + "-default" }
 
 // writeConfig writes the beat's configuration into dir.
 func writeConfig(t *testing.T, dir string, o beatOptions, statsPort int) {
@@ -90,7 +101,10 @@ openctibeat:
   stream.backoff.max: 1s
   start.from: "0-0"
   start.recover: %t
+  mode: %s
   stix.index: %q
+  ecs.index: %q
+  ecs.expiry.check_interval: 2s
 output.elasticsearch:
   hosts: [%q]
   backoff.init: 100ms
@@ -105,7 +119,7 @@ logging.level: info
 logging.to_stderr: true
 logging.to_files: false
 %s
-`, o.openctiURL, o.token, o.streamID, o.recover, o.index, o.esURL, statsPort, o.extra)
+`, o.openctiURL, o.token, o.streamID, o.recover, o.modeOrDefault(), o.index, o.ecsIndex(), o.esURL, statsPort, o.extra)
 	if err := os.WriteFile(filepath.Join(dir, "opencti-beat.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 )
 
 func getJSON(t *testing.T, u string) (int, string) {
@@ -26,4 +28,8 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+func octiEnvelope(kind string, o map[string]any, ctx map[string]any) string {
+	return octiserver.Envelope(kind, o, ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/openctibeat/openctibeat/opencti/stream"
 	"github.com/openctibeat/openctibeat/stix"
@@ -60,8 +61,12 @@ type Event struct {
 	// Sources are, for a merge, the objects merged into Object; they no
 	// longer exist.
 	Sources []stix.Object
-	// Origin and Message are OpenCTI's description of the change.
+	// Message is OpenCTI's description of the change.
 	Message string
+	// Previous holds, for an update, the values the update replaced (from
+	// context.reverse_patch), by top-level property name. A property
+	// absent here was not changed, or its old value is unknown.
+	Previous map[string]any
 }
 
 // Reason classifies why an event was refused; each has its own counter.
@@ -94,7 +99,8 @@ type envelope struct {
 	Message string          `json:"message"`
 	Data    json.RawMessage `json:"data"`
 	Context *struct {
-		Sources []json.RawMessage `json:"sources"`
+		Sources      []json.RawMessage `json:"sources"`
+		ReversePatch []patchOp         `json:"reverse_patch"`
 	} `json:"context"`
 }
 
@@ -122,6 +128,9 @@ func Decode(msg stream.Message) (Event, error) {
 		return fail(reasonOf(err), fmt.Errorf("data: %w", err))
 	}
 	ev := Event{ID: msg.ID, Kind: kind, Object: obj, Message: env.Message}
+	if kind == Update && env.Context != nil {
+		ev.Previous = previousValues(env.Context.ReversePatch)
+	}
 	if kind == Merge {
 		if env.Context == nil {
 			return fail(ReasonMissingField, errors.New(`merge without "context.sources"`))
@@ -135,6 +144,37 @@ func Decode(msg stream.Message) (Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// patchOp is one RFC 6902 operation.
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// previousValues reads the old values of top-level properties from a
+// reverse patch: a "replace" or "add" of "/prop" restores the old value; a
+// "remove" of "/prop" means the property did not exist.
+func previousValues(ops []patchOp) map[string]any {
+	var prev map[string]any
+	for _, op := range ops {
+		name, ok := strings.CutPrefix(op.Path, "/")
+		if !ok || name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		name = strings.NewReplacer("~1", "/", "~0", "~").Replace(name)
+		if prev == nil {
+			prev = map[string]any{}
+		}
+		switch op.Op {
+		case "replace", "add":
+			prev[name] = op.Value
+		case "remove":
+			prev[name] = nil
+		}
+	}
+	return prev
 }
 
 func decodeObject(raw json.RawMessage) (stix.Object, error) {

@@ -104,3 +104,22 @@ func TestDecodeInvalid(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodePrevious(t *testing.T) {
+	obj := `{"type":"indicator","id":"indicator--86d9fae0-300e-54a8-9b7e-041e303406ad","pattern":"[ipv4-addr:value = '2.2.2.2']"}`
+	data := `{"data":` + obj + `,"context":{"patch":[{"op":"replace","path":"/pattern","value":"[ipv4-addr:value = '2.2.2.2']"}],` +
+		`"reverse_patch":[{"op":"replace","path":"/pattern","value":"[ipv4-addr:value = '1.1.1.1']"},{"op":"remove","path":"/x_new"},{"op":"replace","path":"/labels/0","value":"a"}]}}`
+	ev, err := Decode(stream.Message{ID: "1-0", Event: "update", Data: []byte(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Previous["pattern"] != "[ipv4-addr:value = '1.1.1.1']" {
+		t.Fatalf("previous pattern %v", ev.Previous)
+	}
+	if v, ok := ev.Previous["x_new"]; !ok || v != nil {
+		t.Fatalf("removed property: %v %v", v, ok)
+	}
+	if _, ok := ev.Previous["labels"]; ok {
+		t.Fatal("nested paths must not count as top-level values")
+	}
+}

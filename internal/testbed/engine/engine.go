@@ -184,7 +184,21 @@ func escIndex(index string) string {
 	return strings.Join(parts, ",")
 }
 
+// do sends one request. A 503 (a shard of a just-created index not yet
+// allocated: "all shards failed") is retried for up to 30 s.
 func do(t testing.TB, method, baseURL, path string, query url.Values, body string) (int, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, b := doOnce(t, method, baseURL, path, query, body)
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return status, b
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func doOnce(t testing.TB, method, baseURL, path string, query url.Values, body string) (int, []byte) {
 	t.Helper()
 	u := strings.TrimRight(baseURL, "/") + path
 	if len(query) > 0 {

@@ -1,0 +1,33 @@
+package beater
+
+import (
+	"context"
+	"sync"
+
+	"github.com/elastic/beats/v7/libbeat/esleg/eslegclient"
+)
+
+// connector is an eslegclient connection that connects on first use and
+// again after a failed request.
+type connector struct {
+	conn *eslegclient.Connection
+
+	mu        sync.Mutex
+	connected bool
+}
+
+func (c *connector) Request(method, path, pipeline string, params map[string]string, body interface{}) (int, []byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.connected {
+		if err := c.conn.Connect(context.Background()); err != nil {
+			return 0, nil, err
+		}
+		c.connected = true
+	}
+	status, resp, err := c.conn.Request(method, path, pipeline, params, body)
+	if err != nil {
+		c.connected = false
+	}
+	return status, resp, err
+}
