@@ -235,3 +235,37 @@ func mustParse(t *testing.T, s string) time.Time {
 	}
 	return tm
 }
+
+// TestECSRefresh: a still-valid indicator whose document has grown old is
+// given a new @timestamp, so the rules' 30-day look-back keeps seeing it.
+func TestECSRefresh(t *testing.T) {
+	s := newScenario()
+	s.create(ecsIndicator(1, 1, "[ipv4-addr:value = '198.51.100.77']", nil))
+	b := newBed(t, s.events)
+	o := b.options()
+	o.mode = "ecs"
+	o.extra = "openctibeat.ecs.expiry.refresh_after: 1m\nopenctibeat.ecs.expiry.refresh_interval: 1s\n"
+	index := o.ecsIndex()
+	t.Cleanup(func() { engine.DeleteIndex(t, b.esURL, index) })
+	p := startBeat(t, t.TempDir(), o)
+	waitPosition(t, p, s.lastID(), 60*time.Second)
+	var id string
+	eventually(t, 30*time.Second, "the document", func() bool {
+		for k := range ecsState(t, b.esURL, index) {
+			id = k
+		}
+		return id != ""
+	})
+	old := time.Now().Add(-20 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	if code, body := postJSON(t, b.esURL+"/"+index+"/_update/"+id+"?refresh=true", `{"doc":{"@timestamp":"`+old+`"}}`); code != 200 {
+		t.Fatalf("ageing the document: %d %s", code, body)
+	}
+	eventually(t, 30*time.Second, "the refresh", func() bool {
+		ts, _ := ecsState(t, b.esURL, index)[id]["@timestamp"].(string)
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		return err == nil && time.Since(tm) < time.Hour
+	})
+	if n := p.stats()["openctibeat.expiry.refreshed_total"]; n < 1 {
+		t.Errorf("refreshed_total = %v", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
@@ -32,4 +33,15 @@ func mustJSON(v any) []byte {
 
 func octiEnvelope(kind string, o map[string]any, ctx map[string]any) string {
 	return octiserver.Envelope(kind, o, ctx)
+}
+
+func postJSON(t *testing.T, u, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

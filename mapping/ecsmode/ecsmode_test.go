@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openctibeat/openctibeat/internal/ecsfields"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/opencti/event"
 	"github.com/openctibeat/openctibeat/stix"
@@ -332,4 +333,88 @@ func renamed(ids []string, from, to string) []string {
 		out[i] = strings.Replace(id, from, to, 1)
 	}
 	return out
+}
+
+// TestBundlesMap maps every indicator of the STIX bundles the pattern
+// parser is tested with (OpenCTI's and OASIS' fixtures): all of them map,
+// and every document passes the ECS 9.4 check.
+func TestBundlesMap(t *testing.T) {
+	files, _ := filepath.Glob("../../stix/pattern/testdata/bundles/*/*.json")
+	if len(files) == 0 {
+		t.Fatal("no bundles found")
+	}
+	m := New(DefaultConfig(), "https://opencti.example.com", clock)
+	total := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range bundleObjects(t, raw) {
+			if obj["type"] != "indicator" {
+				continue
+			}
+			delete(obj, "valid_until") // the fixtures' indicators are long expired
+			delete(obj, "revoked")
+			o, err := stix.FromMap(obj)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			docs, err := m.Map(event.Event{Kind: event.Create, Object: o})
+			if err != nil {
+				t.Errorf("%s: %s: %v", filepath.Base(f), o.ID, err)
+				continue
+			}
+			if len(docs) == 0 {
+				t.Errorf("%s: %s: no document", filepath.Base(f), o.ID)
+			}
+			for _, d := range docs {
+				if problems := ecsfields.Check(d.Fields); len(problems) > 0 {
+					t.Errorf("%s: %s: %v", filepath.Base(f), d.ID, problems)
+				}
+			}
+			total++
+		}
+	}
+	if total < 40 {
+		t.Fatalf("only %d indicators mapped", total)
+	}
+}
+
+// TestGoldenDocsAreECS: every golden document passes the ECS check.
+func TestGoldenDocsAreECS(t *testing.T) {
+	files, _ := filepath.Glob("testdata/golden/*.json")
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		var docs []goldenDoc
+		if err := json.Unmarshal(raw, &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			if problems := ecsfields.Check(d.Fields); len(problems) > 0 {
+				t.Errorf("%s: %s: %v", f, d.ID, problems)
+			}
+		}
+	}
+}
+
+// bundleObjects returns the objects of a bundle, a list, or one object.
+func bundleObjects(t *testing.T, raw []byte) []map[string]any {
+	t.Helper()
+	var b struct {
+		Objects []map[string]any `json:"objects"`
+	}
+	if err := json.Unmarshal(raw, &b); err == nil && len(b.Objects) > 0 {
+		return b.Objects
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(raw, &list); err == nil {
+		return list
+	}
+	var one map[string]any
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return []map[string]any{one}
+	}
+	t.Fatalf("unreadable fixture")
+	return nil
 }
