@@ -154,7 +154,8 @@ func Run(ctx context.Context, p Params) error {
 	p.Log.Infow("reading the OpenCTI live stream", "url", opencti.RedactURL(p.Config.OpenCTI.URL),
 		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,
 		"position_file", p.Store.Path())
-	err = client.Run(ctx, c)
+	resets := make(chan checkpoint.Position, 1)
+	err = runStream(ctx, client, c, tracker, resets, p.Log)
 	// Closing the client waits (up to the pipeline's WaitClose) for pending
 	// acknowledgements; then the last acknowledged position is saved.
 	if cerr := pub.Close(); cerr != nil {
@@ -166,6 +167,30 @@ func Run(ctx context.Context, p Params) error {
 		return nil
 	}
 	return err
+}
+
+// runStream reads the stream until ctx ends. A position received on resets
+// (an operator reset the connector's state in OpenCTI) stops the stream,
+// drops what is in flight from the tracker, saves the new position and
+// reads again from there.
+func runStream(ctx context.Context, client *stream.Client, c *consumer, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, log *logp.Logger) error {
+	for {
+		streamCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- client.Run(streamCtx, c) }()
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case pos := <-resets:
+			cancel()
+			<-done // no message is handled past this point
+			tracker.Reset(pos)
+			c.reset(pos)
+			log.Warnw("the connector's state was reset in OpenCTI: reading the stream again from it",
+				"start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+		}
+	}
 }
 
 // modeParts builds the mapper of the configured mode and, for ecs mode on

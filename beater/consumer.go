@@ -61,6 +61,13 @@ func (c *consumer) StartPoint() stream.Start {
 	return stream.Start{From: c.received.StartFrom, Recover: c.received.RecoverUntil}
 }
 
+// reset makes the next connection start at pos.
+func (c *consumer) reset(pos checkpoint.Position) {
+	c.mu.Lock()
+	c.received = pos
+	c.mu.Unlock()
+}
+
 func (c *consumer) Connected() { c.metrics.connections.Inc() }
 
 func (c *consumer) Disconnected(error) {}

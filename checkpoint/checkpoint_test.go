@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -178,5 +179,18 @@ func TestStore(t *testing.T) {
 	}
 	if _, _, err := s.Load(); err == nil {
 		t.Fatal("corrupt file accepted")
+	}
+}
+
+func TestTrackerReset(t *testing.T) {
+	var saved []string
+	tr := NewTracker(Position{}, func(p Position) { saved = append(saved, p.StartFrom) })
+	old := tr.Add(pos("5-0"), 1)
+	tr.Reset(pos("2-0"))
+	tr.ACK([]any{old}) // a late acknowledgement of the old stream
+	e := tr.Add(pos("3-0"), 1)
+	tr.ACK([]any{e})
+	if strings.Join(saved, ",") != "2-0,3-0" {
+		t.Fatalf("saved %v, want the reset position then the new stream's", saved)
 	}
 }

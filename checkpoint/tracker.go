@@ -17,6 +17,7 @@ type Tracker struct {
 type Entry struct {
 	pos       Position
 	remaining int
+	dead      bool // dropped by Reset: its acknowledgements no longer count
 }
 
 // NewTracker starts at start and calls onSave (from the acknowledging
@@ -45,7 +46,7 @@ func (t *Tracker) Add(pos Position, docs int) *Entry {
 func (t *Tracker) ACK(privates []any) {
 	t.mu.Lock()
 	for _, p := range privates {
-		if e, ok := p.(*Entry); ok && e.remaining > 0 {
+		if e, ok := p.(*Entry); ok && !e.dead && e.remaining > 0 {
 			e.remaining--
 		}
 	}
@@ -54,6 +55,20 @@ func (t *Tracker) ACK(privates []any) {
 	if ok {
 		t.onSave(saved)
 	}
+}
+
+// Reset restarts the tracker at pos: messages received before are dropped
+// (their later acknowledgements are ignored) and pos is saved. It serves an
+// operator's reset of the connector's state in OpenCTI.
+func (t *Tracker) Reset(pos Position) {
+	t.mu.Lock()
+	for _, e := range t.pending[t.head:] {
+		e.dead = true
+	}
+	t.pending, t.head = nil, 0
+	t.saved = pos
+	t.mu.Unlock()
+	t.onSave(pos)
 }
 
 // Pending is the number of messages not yet fully acknowledged.
