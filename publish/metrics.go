@@ -7,6 +7,7 @@ import "github.com/elastic/elastic-agent-libs/monitoring"
 type Metrics struct {
 	publishedTotal *monitoring.Uint
 	ackedTotal     *monitoring.Uint
+	waitsTotal     *monitoring.Uint
 }
 
 // NewMetrics registers the metrics in reg.
@@ -14,6 +15,7 @@ func NewMetrics(reg *monitoring.Registry) *Metrics {
 	return &Metrics{
 		publishedTotal: monitoring.NewUint(reg, "published_total"),
 		ackedTotal:     monitoring.NewUint(reg, "acked_total"),
+		waitsTotal:     monitoring.NewUint(reg, "same_document_waits_total"),
 	}
 }
 
@@ -26,5 +28,11 @@ func (m *Metrics) published(n int) {
 func (m *Metrics) acked(n int) {
 	if m != nil {
 		m.ackedTotal.Add(uint64(n))
+	}
+}
+
+func (m *Metrics) waited() {
+	if m != nil {
+		m.waitsTotal.Inc()
 	}
 }

@@ -1,11 +1,14 @@
 package publish
 
 import (
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat/events"
 
+	"github.com/openctibeat/openctibeat/checkpoint"
 	"github.com/openctibeat/openctibeat/mapping"
 )
 
@@ -38,5 +41,55 @@ func TestEvent(t *testing.T) {
 				t.Errorf("event %+v", ev)
 			}
 		})
+	}
+}
+
+// TestSameDocumentWaits: a second write of a document waits until the
+// first is acknowledged; writes of other documents do not.
+func TestSameDocumentWaits(t *testing.T) {
+	f := &fakePipeline{}
+	var saved []string
+	var mu sync.Mutex
+	tr := checkpoint.NewTracker(checkpoint.Position{}, func(p checkpoint.Position) { mu.Lock(); saved = append(saved, p.StartFrom); mu.Unlock() })
+	p, err := New(f, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(id string) []mapping.Doc {
+		return []mapping.Doc{{Op: mapping.Index, Index: "i", ID: id, Fields: map[string]any{"a": 1}}}
+	}
+	p.Publish(checkpoint.Position{StartFrom: "1-0"}, doc("x"))
+	p.Publish(checkpoint.Position{StartFrom: "2-0"}, doc("y")) // another document: not held back
+	if n := len(f.published()); n != 2 {
+		t.Fatalf("published %d, want 2", n)
+	}
+	done := make(chan struct{})
+	go func() {
+		p.Publish(checkpoint.Position{StartFrom: "3-0"}, doc("x"))
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("the second write of x did not wait for the first's acknowledgement")
+	case <-time.After(100 * time.Millisecond):
+	}
+	f.ack(1) // x of 1-0
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second write of x never went out")
+	}
+	f.ack(2)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(saved, ",") != "1-0,3-0" {
+		t.Fatalf("saved %v", saved)
+	}
+	// Close releases a waiting Publish without publishing.
+	p.Publish(checkpoint.Position{StartFrom: "4-0"}, doc("z"))
+	go func() { time.Sleep(50 * time.Millisecond); _ = p.Close() }()
+	p.Publish(checkpoint.Position{StartFrom: "5-0"}, doc("z"))
+	if n := len(f.published()); n != 4 {
+		t.Fatalf("published %d after close, want 4", n)
 	}
 }

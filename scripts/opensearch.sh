@@ -7,6 +7,8 @@
 #   scripts/opensearch.sh install       unpack the engine into the cache (idempotent)
 #   scripts/opensearch.sh start [PORT]  start a fresh engine, print its URL
 #   scripts/opensearch.sh stop          stop it and remove its run dir
+#   scripts/opensearch.sh pause         stop it, keeping its run dir (data, port)
+#   scripts/opensearch.sh resume        start a paused engine again, with its data
 #   scripts/opensearch.sh status        print the URL and exit 0 if running, else exit 1
 #   scripts/opensearch.sh url           print the URL of the running engine
 #
@@ -290,6 +292,13 @@ EOF
 		chown -R "$OS_USER:$OS_USER" "$RUN_DIR"
 	fi
 
+	launch_engine "$url"
+}
+
+# launch_engine starts the engine of the run dir and waits until it answers
+# on url; it prints url.
+launch_engine() {
+	local url="$1"
 	local java_home
 	java_home="$(pick_java)"
 	log "starting OpenSearch $OS_VERSION on $url (java: $java_home, run dir: $RUN_DIR)"
@@ -339,7 +348,30 @@ engine_user_name() {
 
 # ---------------------------------------------------------------- stop
 
+# cmd_pause stops the engine but keeps its run dir (data, config, port):
+# cmd_resume starts it again with everything it had. For fault-injection
+# tests ("the engine stopped for a while").
+cmd_pause() {
+	[[ -e "$MARKER" ]] || die "no run dir of this script at $RUN_DIR"
+	stop_engine
+}
+
+cmd_resume() {
+	[[ -e "$MARKER" && -f "$URL_FILE" ]] || die "nothing to resume at $RUN_DIR (start it with: $0 start)"
+	local url
+	url="$(cat "$URL_FILE")"
+	if running_url >/dev/null; then
+		die "already running at $url"
+	fi
+	launch_engine "$url"
+}
+
 cmd_stop() {
+	stop_engine
+	remove_run_dir
+}
+
+stop_engine() {
 	local pids pid
 	# The pid file, and any node of this run dir without one (a start that
 	# failed or was interrupted before the node wrote it).
@@ -364,7 +396,6 @@ cmd_stop() {
 			while pid_alive "$pid"; do sleep 0.2; done
 		fi
 	done
-	remove_run_dir
 }
 
 # ---------------------------------------------------------------- main
@@ -377,6 +408,8 @@ main() {
 	install) cmd_install ;;
 	start) cmd_start "$@" ;;
 	stop) cmd_stop ;;
+	pause) cmd_pause ;;
+	resume) cmd_resume ;;
 	status)
 		running_url || exit 1
 		;;

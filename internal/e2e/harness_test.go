@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,7 +142,9 @@ func startBeat(t *testing.T, dir string, o beatOptions) *beatProc {
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("beat output (last 6000 bytes):\n%s", tail(out.String(), 6000))
+			full := filepath.Join(os.TempDir(), fmt.Sprintf("openctibeat-e2e-%s-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), cmd.Process.Pid))
+			_ = os.WriteFile(full, []byte(out.String()), 0o644)
+			t.Logf("beat output (last 6000 bytes; all of it in %s):\n%s", full, tail(out.String(), 6000))
 		}
 	})
 	return p
@@ -254,4 +257,12 @@ func indexState(t *testing.T, esURL, index string) map[string]map[string]any {
 func uniqueIndex(t *testing.T) string {
 	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	return fmt.Sprintf("e2e-%s-%d", name, time.Now().UnixNano()%1e6)
+}
+
+// startProxy serves h on a loopback port for the test's duration.
+func startProxy(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -19,13 +20,17 @@ type fixture struct {
 
 func loadFixtures(t *testing.T, path string) []fixture {
 	t.Helper()
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	return loadFixturesFromBytes(t, raw)
+}
+
+func loadFixturesFromBytes(t testing.TB, raw []byte) []fixture {
+	t.Helper()
 	var out []fixture
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var fx fixture

@@ -1,0 +1,458 @@
+package sightings
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/elastic/elastic-agent-libs/logp/logptest"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+
+	"github.com/openctibeat/openctibeat/opencti"
+	"github.com/openctibeat/openctibeat/opencti/api"
+)
+
+var base = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+
+// harness runs modules against a fake OpenCTI and an alert source.
+type harness struct {
+	t       testing.TB
+	f       *fakeOpenCTI
+	src     alertSource
+	dir     string
+	octiURL string // the fake's URL, or a proxy's
+	mutate  func(*Config)
+	wrap    func(OpenCTI) OpenCTI
+	inds    []fakeIndicator
+}
+
+func newHarness(t testing.TB, src alertSource, indicators int) *harness {
+	h := &harness{t: t, f: newFakeOpenCTI(t), src: src, dir: t.TempDir()}
+	h.octiURL = h.f.srv.URL()
+	for i := 0; i < indicators; i++ {
+		id := api.UUIDv5(api.OpenCTINamespace, fmt.Sprintf("indicator-%d", i))
+		h.inds = append(h.inds, h.f.addIndicator(id, fmt.Sprintf("[ipv4-addr:value = '%s']", valueOf(i))))
+	}
+	return h
+}
+
+func valueOf(i int) string { return fmt.Sprintf("198.51.%d.%d", i/250, i%250+1) }
+
+func (h *harness) config() Config {
+	cfg := DefaultConfig()
+	cfg.Identity.Name = "Elastic Test Cluster"
+	if h.mutate != nil {
+		h.mutate(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		h.t.Fatal(err)
+	}
+	return cfg
+}
+
+func (h *harness) module(reg *monitoring.Registry) *Module {
+	h.t.Helper()
+	conn := opencti.DefaultConfig()
+	conn.URL, conn.Token = h.octiURL, "t"
+	client, err := api.New(conn, api.WithRetry(2, time.Millisecond, 2*time.Millisecond))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var octi OpenCTI = client
+	if h.wrap != nil {
+		octi = h.wrap(client)
+	}
+	m, err := New(Params{
+		Config: h.config(), OpenCTI: octi, DataPath: h.dir, Logger: logptest.NewTestingLogger(h.t, ""),
+		Registry: reg, Clock: func() time.Time { return base.Add(2 * time.Hour) }, source: h.src,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	m.backoff = time.Millisecond
+	return m
+}
+
+func (h *harness) identity() string {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	for _, id := range h.f.identities {
+		return id.ID
+	}
+	return ""
+}
+
+// pollAll polls until a poll reports no more alerts.
+func pollAll(t testing.TB, m *Module) {
+	t.Helper()
+	for i := 0; ; i++ {
+		more, err := m.Poll(context.Background())
+		if err != nil {
+			t.Fatalf("poll %d: %v", i, err)
+		}
+		if !more {
+			return
+		}
+		if i > 10000 {
+			t.Fatal("polls never end")
+		}
+	}
+}
+
+func counter(reg *monitoring.Registry, name string) uint64 {
+	parts := strings.Split(name, ".")
+	for _, p := range parts[:len(parts)-1] {
+		reg = reg.GetRegistry(p)
+		if reg == nil {
+			return 0
+		}
+	}
+	if u, ok := reg.Get(parts[len(parts)-1]).(*monitoring.Uint); ok {
+		return u.Get()
+	}
+	return 0
+}
+
+// Indicator documents of the scenario (openctibeat's ecs index, and a data
+// stream backing index).
+const (
+	scenarioDocIndex1 = "logs-ti_openctibeat.indicator-default"
+	scenarioDocIndex2 = ".ds-logs-ti_openctibeat.indicator-default-2024.05.01-000001"
+)
+
+// scenario is a mix of every shape, resolution path and bad alert; addDoc
+// stores the indicator documents the alerts point to.
+func scenario(h *harness, docIndex1, docIndex2 string, addDoc func(index, id string, doc map[string]any)) []genAlert {
+	i0, i1, i2, i3 := h.inds[0], h.inds[1], h.inds[2], h.inds[3]
+	addDoc(docIndex1, "doc-1", indicatorDoc(i1, valueOf(1)))
+	addDoc(docIndex2, "doc-2", indicatorDoc(i2, valueOf(2)))
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	return []genAlert{
+		{id: "a01", shape: shape8, created: at(1), original: at(-50), by: byIDs, ind: i0, value: valueOf(0)},
+		{id: "a02", shape: shape8, created: at(2), original: at(-40), by: byIDs, ind: i0, value: valueOf(0)},
+		{id: "a03", shape: shape8, created: at(3), original: at(-45), by: byIDs, ind: i0, value: valueOf(0)},
+		{id: "a04", shape: shape8Nest, created: at(4), original: at(-30), by: byDoc, ind: i1, docIndex: docIndex1, docID: "doc-1"},
+		{id: "a05", shape: shape715, created: at(5), original: at(-20), by: byIDs, ind: i1, value: valueOf(1)},
+		{id: "a06", shape: shape714, created: at(6), original: at(-10), by: byValue, ind: i2, value: valueOf(2)},
+		{id: "a07", shape: shape714, created: at(7), original: at(-15), by: byDoc, ind: i2, docIndex: docIndex2, docID: "doc-2"},
+		{id: "a08", shape: shape715, created: at(8), by: byIDs, ind: i3, value: valueOf(3)}, // no original time: @timestamp
+		{id: "b01", shape: shape8, created: at(9), original: at(-5), by: byUnknown},
+		{id: "b02", shape: shape715, created: at(10), original: at(-5), by: byBroken},
+		{id: "b03", shape: shape714, created: at(11), original: at(-5), by: byBroken},
+		{id: "b04", shape: shape8, created: at(12), original: at(-5), by: byNothing},
+		{id: "b05", shape: shape8, created: at(13), noTime: true, by: byIDs, ind: i0, value: valueOf(0)},
+		{id: "a09", shape: shape8, created: at(14), original: at(-60), by: byIDs, ind: i0, value: valueOf(0)},
+	}
+}
+
+// memScenario is scenario in a memSource.
+func memScenario(h *harness, src *memSource) []genAlert {
+	gs := scenario(h, scenarioDocIndex1, scenarioDocIndex2, src.addDoc)
+	src.add("default", gs...)
+	return gs
+}
+
+func TestPollCountsExactly(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	reg := monitoring.NewRegistry()
+	m := h.module(reg)
+
+	pollAll(t, m)
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	if n := h.f.mutationCount(); n != 4 {
+		t.Errorf("%d mutations, want 4 (one per indicator)", n)
+	}
+	for name, want := range map[string]uint64{
+		"alerts_total": 14, "sightings_created_total": 4,
+		"skipped.unknown_indicator_total": 1, "skipped.malformed_enrichment_total": 3, "skipped.missing_time_total": 1,
+	} {
+		if got := counter(reg, name); got != want {
+			t.Errorf("metric %s = %d, want %d", name, got, want)
+		}
+	}
+
+	// The same alerts again (the overlap re-reads them): nothing changes.
+	pollAll(t, m)
+	if n := h.f.mutationCount(); n != 4 {
+		t.Errorf("a second poll sent %d mutations in all, want still 4", n)
+	}
+	// Re-read: the alerts created in the 5 minutes before the newest one.
+	if got := counter(reg, "alerts_duplicate_total"); got != 6 {
+		t.Errorf("alerts_duplicate_total = %d, want 6", got)
+	}
+
+	// New alerts: i0's last_seen moves (OpenCTI adds), i1's falls inside
+	// its span (OpenCTI replaces), i3's moves first_seen back.
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	more := []genAlert{
+		{id: "c01", shape: shape8, created: at(20), original: at(15), by: byIDs, ind: h.inds[0], value: valueOf(0)},
+		{id: "c02", shape: shape715, created: at(21), original: at(-25), by: byIDs, ind: h.inds[1], value: valueOf(1)},
+		{id: "c03", shape: shape8, created: at(22), original: at(-500), by: byIDs, ind: h.inds[3], value: valueOf(3)},
+	}
+	src.add("default", more...)
+	gs = append(gs, more...)
+	pollAll(t, m)
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	if n := h.f.mutationCount(); n != 7 {
+		t.Errorf("%d mutations in all, want 7", n)
+	}
+
+	// A restart on the same data path changes nothing.
+	m2 := h.module(monitoring.NewRegistry())
+	pollAll(t, m2)
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	if n := h.f.mutationCount(); n != 7 {
+		t.Errorf("after a restart: %d mutations in all, want 7", n)
+	}
+	h.f.checkRequests(t)
+}
+
+func TestLateAlertInOverlapCountedOnce(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 1)
+	i0 := h.inds[0]
+	gs := []genAlert{
+		{id: "x1", shape: shape8, created: base.Add(10 * time.Minute), original: base, by: byIDs, ind: i0, value: valueOf(0)},
+		{id: "x2", shape: shape8, created: base.Add(20 * time.Minute), original: base.Add(time.Minute), by: byIDs, ind: i0, value: valueOf(0)},
+	}
+	src.add("default", gs...)
+	m := h.module(monitoring.NewRegistry())
+	pollAll(t, m)
+	// Became searchable after the poll, with an @timestamp before the
+	// newest alert processed (within the 5m overlap).
+	late := genAlert{id: "x0", shape: shape8, created: base.Add(17 * time.Minute), original: base.Add(30 * time.Second), by: byIDs, ind: i0, value: valueOf(0)}
+	src.add("default", late)
+	gs = append(gs, late)
+	pollAll(t, m)
+	pollAll(t, m)
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	if n := h.f.mutationCount(); n != 2 {
+		t.Errorf("%d mutations, want 2", n)
+	}
+}
+
+// TestKilledAndRestarted stops a poll after k mutations (the context is
+// cancelled from OpenCTI's side, as a kill would), adds alerts, and
+// finishes with a new module on the same data path.
+func TestKilledAndRestarted(t *testing.T) {
+	for k := 1; k <= 4; k++ {
+		t.Run(fmt.Sprintf("killed after %d mutations", k), func(t *testing.T) {
+			src := newMemSource()
+			h := newHarness(t, src, 4)
+			gs := memScenario(h, src)
+			ctx, cancel := context.WithCancel(context.Background())
+			h.f.afterAdd = func(n int) {
+				if n == k {
+					cancel()
+				}
+			}
+			_, err := h.module(monitoring.NewRegistry()).Poll(ctx)
+			if k < 4 { // after the 4th and last mutation the poll may complete
+				if err == nil {
+					t.Fatal("the killed poll reported success")
+				}
+				if _, err := os.Stat(h.module(nil).StatePath()); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("state saved by a killed poll: %v", err)
+				}
+			}
+			h.f.afterAdd = nil
+			more := genAlert{id: "d01", shape: shape8, created: base.Add(30 * time.Minute), original: base.Add(-90 * time.Minute), by: byIDs, ind: h.inds[k-1], value: valueOf(k - 1)}
+			src.add("default", more)
+			gs = append(gs, more)
+			pollAll(t, h.module(monitoring.NewRegistry()))
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+		})
+	}
+}
+
+// answerLoser forwards GraphQL requests to the fake and, for the chosen
+// sighting mutations, answers 502: after applying them (the answer is lost)
+// or before (the request is lost).
+type answerLoser struct {
+	target  *url.URL
+	n       atomic.Int32
+	lose    map[int32]bool
+	applied bool
+}
+
+func (p *answerLoser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if bytes.Contains(body, []byte("OpenctibeatSightingAdd")) && p.lose[p.n.Add(1)] {
+		if p.applied {
+			httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(httptest.NewRecorder(), r)
+		}
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+		return
+	}
+	httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(w, r)
+}
+
+func TestLostAnswersAreNotCountedTwice(t *testing.T) {
+	for _, applied := range []bool{true, false} {
+		t.Run(fmt.Sprintf("applied=%v", applied), func(t *testing.T) {
+			src := newMemSource()
+			h := newHarness(t, src, 4)
+			gs := memScenario(h, src)
+			u, _ := url.Parse(h.f.srv.URL())
+			p := &answerLoser{target: u, applied: applied, lose: map[int32]bool{1: true, 3: true, 4: true}}
+			proxy := httptest.NewServer(p)
+			defer proxy.Close()
+			h.octiURL = proxy.URL
+			m := h.module(monitoring.NewRegistry())
+			pollAll(t, m)
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+			// Grow i0 and lose that answer too: the retry must send the
+			// total's difference only once.
+			more := genAlert{id: "e01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+			src.add("default", more)
+			gs = append(gs, more)
+			p.lose[p.n.Load()+1] = true
+			pollAll(t, m)
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+			// Each lost mutation was applied exactly once in the end.
+			if n := h.f.mutationCount(); n != 5 {
+				t.Errorf("OpenCTI applied %d mutations, want 5", n)
+			}
+		})
+	}
+}
+
+func TestMaxAlertsPerPoll(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 10)
+	var gs []genAlert
+	shapes := []string{shape8, shape715, shape714, shape8Nest}
+	for i := 0; i < 1000; i++ {
+		ind := i % 10
+		gs = append(gs, genAlert{
+			id: fmt.Sprintf("m%04d", i), shape: shapes[i%4], created: base.Add(time.Duration(i) * time.Second),
+			original: base.Add(time.Duration((i*7919)%3600) * time.Second), by: byIDs, ind: h.inds[ind], value: valueOf(ind),
+		})
+	}
+	src.add("default", gs...)
+	h.mutate = func(c *Config) { c.PageSize, c.MaxAlertsPerPoll = 50, 200 }
+	m := h.module(monitoring.NewRegistry())
+	polls := 0
+	for {
+		before := h.f.mutationCount()
+		more, err := m.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		polls++
+		if n := h.f.mutationCount() - before; n > 10 {
+			t.Fatalf("poll %d sent %d mutations for 10 indicators", polls, n)
+		}
+		if !more {
+			break
+		}
+	}
+	if polls != 5 && polls != 6 {
+		t.Errorf("%d polls for 1000 alerts at 200 per poll", polls)
+	}
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+}
+
+// rejecting makes OpenCTI refuse the sightings of one indicator.
+type rejecting struct {
+	OpenCTI
+	from string
+}
+
+func (r rejecting) AddSighting(ctx context.Context, in api.SightingInput) (api.Sighting, error) {
+	if in.FromID == r.from {
+		return api.Sighting{}, &api.GraphQLError{Operation: "OpenctibeatSightingAdd", Errors: []api.ErrorEntry{{Message: "Missing reference", Code: "MISSING_REFERENCE_ERROR"}}}
+	}
+	return r.OpenCTI.AddSighting(ctx, in)
+}
+
+func TestRejectedSightingSkipsItsAlerts(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	h.wrap = func(o OpenCTI) OpenCTI { return rejecting{OpenCTI: o, from: h.inds[0].ID} }
+	reg := monitoring.NewRegistry()
+	pollAll(t, h.module(reg))
+	want := expectations(gs)
+	rejectedAlerts := want[h.inds[0].ID].count
+	delete(want, h.inds[0].ID)
+	h.f.checkSightings(t, h.identity(), want)
+	if got := counter(reg, "skipped.rejected_total"); got != uint64(rejectedAlerts) {
+		t.Errorf("skipped.rejected_total = %d, want %d", got, rejectedAlerts)
+	}
+	// The checkpoint moved on: a new module does not try again.
+	h.wrap = nil
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	h.f.checkSightings(t, h.identity(), want)
+}
+
+func TestFailingOpenCTIKeepsTheCheckpoint(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	// An internal error on one mutation stops the poll (not a rejection).
+	h.f.reject = func(in map[string]any) string {
+		if in["fromId"] == h.inds[2].ID {
+			return "Lock timeout"
+		}
+		return ""
+	}
+	m := h.module(monitoring.NewRegistry())
+	if _, err := m.Poll(context.Background()); err == nil {
+		t.Fatal("poll succeeded")
+	}
+	h.f.reject = nil
+	// And OpenCTI unreachable.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	h.octiURL = down.URL
+	m2 := h.module(monitoring.NewRegistry())
+	var te *api.TransportError
+	if _, err := m2.Poll(context.Background()); !errors.As(err, &te) {
+		t.Fatalf("poll against a down OpenCTI: %v", err)
+	}
+	down.Close()
+	h.octiURL = h.f.srv.URL()
+	pollAll(t, m) // the first module, whose state is still the start
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	h.mutate = func(c *Config) { c.Interval = time.Second }
+	m := h.module(monitoring.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.f.mutationCount() < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+}

@@ -1,0 +1,136 @@
+package sightings
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+const stateVersion = 1
+
+// State is what the module persists, in one file written atomically after
+// OpenCTI confirmed every sighting of a poll: the read position, the alerts
+// already counted that a later poll may read again (the overlap), and, per
+// sighting, its totals as OpenCTI last confirmed them.
+type State struct {
+	Version int `json:"version"`
+	// Cursor is the sort values of the last alert processed.
+	Cursor []any `json:"cursor,omitempty"`
+	// Continue is set when the last poll stopped at max_alerts_per_poll: the
+	// next one resumes after Cursor instead of re-reading the overlap.
+	Continue bool `json:"continue,omitempty"`
+	// Watermark is the @timestamp of the newest alert processed; zero before
+	// the first poll completed.
+	Watermark time.Time `json:"watermark,omitzero"`
+	// Seen maps the ids of alerts processed with @timestamp at or after
+	// Watermark minus the overlap to that @timestamp (Unix milliseconds).
+	Seen map[string]int64 `json:"seen,omitempty"`
+	// Sightings are keyed by the sighting's STIX id.
+	Sightings map[string]Record `json:"sightings,omitempty"`
+}
+
+// Record is one sighting as OpenCTI confirmed it after the last mutation.
+type Record struct {
+	// Indicator is the indicator's internal id.
+	Indicator string `json:"indicator"`
+	// SightingID is OpenCTI's internal id of the sighting.
+	SightingID string `json:"sighting_id"`
+	Totals
+}
+
+// Totals are a sighting's count and time span.
+type Totals struct {
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Count     int       `json:"count"`
+}
+
+func newState() State {
+	return State{Version: stateVersion, Seen: map[string]int64{}, Sightings: map[string]Record{}}
+}
+
+// clone copies the state deeply enough to be changed independently.
+func (s State) clone() State {
+	c := s
+	c.Cursor = append([]any(nil), s.Cursor...)
+	c.Seen = make(map[string]int64, len(s.Seen))
+	for k, v := range s.Seen {
+		c.Seen[k] = v
+	}
+	c.Sightings = make(map[string]Record, len(s.Sightings))
+	for k, v := range s.Sightings {
+		c.Sightings[k] = v
+	}
+	return c
+}
+
+// stateStore keeps the state in one JSON file.
+type stateStore struct{ path string }
+
+// load returns the saved state, or a fresh one when there is no file.
+func (s stateStore) load() (State, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newState(), nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("read sightings state %s: %w", s.path, err)
+	}
+	st := newState()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // sort values stay exact
+	if err := dec.Decode(&st); err != nil {
+		return State{}, fmt.Errorf("sightings state file %s is corrupt (%v): move it away to start again from first_lookback (sightings already sent would be counted again)", s.path, err)
+	}
+	if st.Version != stateVersion {
+		return State{}, fmt.Errorf("sightings state file %s has version %d, this beat reads version %d", s.path, st.Version, stateVersion)
+	}
+	if st.Seen == nil {
+		st.Seen = map[string]int64{}
+	}
+	if st.Sightings == nil {
+		st.Sightings = map[string]Record{}
+	}
+	return st, nil
+}
+
+// save writes the state atomically: a crash leaves the old or the new file.
+func (s stateStore) save(st State) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("save sightings state: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save sightings state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save sightings state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save sightings state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save sightings state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("save sightings state: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
