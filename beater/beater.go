@@ -17,6 +17,7 @@ import (
 	"github.com/openctibeat/openctibeat/checkpoint"
 	"github.com/openctibeat/openctibeat/config"
 	"github.com/openctibeat/openctibeat/expiry"
+	"github.com/openctibeat/openctibeat/filter"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/mapping/ecsmode"
 	"github.com/openctibeat/openctibeat/mapping/stixmode"
@@ -27,6 +28,7 @@ import (
 
 // Beater runs the live stream into the pipeline.
 type Beater struct {
+	dataPath string
 	cfg      config.Config
 	output   conf.Namespace
 	log      *logp.Logger
@@ -61,7 +63,9 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	if b.Config != nil {
 		output = b.Config.Output
 	}
+	config.LastLegacyReport().Log(b.Info.Logger.Named("config"))
 	return &Beater{
+		dataPath: dataPath(p),
 		cfg:      cfg,
 		output:   output,
 		log:      b.Info.Logger.Named("openctibeat"),
@@ -85,6 +89,7 @@ func (bt *Beater) Run(_ *beat.Beat) error {
 		Pipeline: bt.pipeline,
 		Registry: bt.reg,
 		Store:    bt.store,
+		DataPath: bt.dataPath,
 	})
 }
 
@@ -109,6 +114,8 @@ type Params struct {
 	Store    *checkpoint.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DataPath is the beat's path.data (the sightings module's state).
+	DataPath string
 }
 
 // Run wires the stages and reads the stream until ctx ends. On return every
@@ -135,13 +142,19 @@ func Run(ctx context.Context, p Params) error {
 	if err != nil {
 		return err
 	}
+	var flt *filter.Filter
+	if f := filter.New(p.Config.Filter); f.Active() {
+		flt = f
+	}
 	c := newConsumer(consumerParams{
-		start:     start,
-		mapper:    mapper,
-		publisher: pub,
-		expiry:    keeper,
-		log:       p.Log.Named("consumer"),
-		metrics:   newMetrics(p.Registry.GetOrCreateRegistry("events")),
+		start:         start,
+		mapper:        mapper,
+		publisher:     pub,
+		filter:        flt,
+		filterMetrics: filter.NewMetrics(p.Registry.GetOrCreateRegistry("filter")),
+		expiry:        keeper,
+		log:           p.Log.Named("consumer"),
+		metrics:       newMetrics(p.Registry.GetOrCreateRegistry("events")),
 	})
 
 	saverCtx, stopSaver := context.WithCancel(context.Background())
@@ -150,6 +163,7 @@ func Run(ctx context.Context, p Params) error {
 	if keeper != nil {
 		go keeper.Run(ctx)
 	}
+	startSightings(ctx, p, p.DataPath)
 
 	p.Log.Infow("reading the OpenCTI live stream", "url", opencti.RedactURL(p.Config.OpenCTI.URL),
 		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,

@@ -9,6 +9,7 @@ import (
 	"github.com/elastic/elastic-agent-libs/logp"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
+	"github.com/openctibeat/openctibeat/filter"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/mapping/ecsmode"
 	"github.com/openctibeat/openctibeat/opencti/event"
@@ -29,9 +30,13 @@ type consumerParams struct {
 	start     checkpoint.Position
 	mapper    mapping.Mapper
 	publisher publisher
-	expiry    expiryObserver // may be nil
-	log       *logp.Logger
-	metrics   *metrics
+	// filter, when set, keeps only the indicators it allows; an indicator
+	// it refuses loses its documents, like a revoked one.
+	filter        *filter.Filter
+	filterMetrics *filter.Metrics
+	expiry        expiryObserver // may be nil
+	log           *logp.Logger
+	metrics       *metrics
 }
 
 // consumer is the stream.Handler: it runs each message through decode and
@@ -95,6 +100,41 @@ func (c *consumer) Handle(msg stream.Message) {
 	}
 }
 
+// applyFilter returns the event to map: an indicator the filter refuses is
+// mapped as revoked (ecs mode deletes its documents) and the documents it
+// would write are turned into deletes by the caller (dropped is true).
+// Deletes are never filtered.
+func (c *consumer) applyFilter(ev event.Event) (event.Event, bool) {
+	if c.filter == nil || ev.Kind == event.Delete {
+		return ev, false
+	}
+	ok, reason := c.filter.Allow(ev.Object)
+	if ok {
+		return ev, false
+	}
+	c.filterMetrics.Dropped(reason)
+	fields := make(map[string]any, len(ev.Object.Fields)+1)
+	for k, v := range ev.Object.Fields {
+		fields[k] = v
+	}
+	fields["revoked"] = true
+	ev.Object.Fields = fields
+	return ev, true
+}
+
+// onlyDeletes turns the writes of a refused object into deletes of the same
+// documents (stix mode writes the object itself; ecs mode already deletes).
+func onlyDeletes(docs []mapping.Doc) []mapping.Doc {
+	out := make([]mapping.Doc, len(docs))
+	for i, d := range docs {
+		if d.Op == mapping.Index {
+			d = mapping.Doc{Op: mapping.Delete, Index: d.Index, ID: d.ID, Fields: map[string]any{"id": d.ID}}
+		}
+		out[i] = d
+	}
+	return out
+}
+
 // documents decodes and maps a message. ok is false when the message was
 // refused (it is then counted and logged).
 func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (docs []mapping.Doc, ok bool) {
@@ -132,7 +172,11 @@ func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (do
 		c.log.Warnw("malformed stream event skipped", "event_id", msg.ID, "event", msg.Event, "reason", reason, "error", err)
 		return nil, false
 	}
+	ev, dropped := c.applyFilter(ev)
 	docs, err = c.mapper.Map(ev)
+	if dropped {
+		docs = onlyDeletes(docs)
+	}
 	if err != nil {
 		reason := "unmappable"
 		if errors.Is(err, ecsmode.ErrInvalidPattern) {

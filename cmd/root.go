@@ -3,6 +3,8 @@
 package cmd
 
 import (
+	"os"
+
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/cfgfile"
 	lbcmd "github.com/elastic/beats/v7/libbeat/cmd"
@@ -36,6 +38,18 @@ func Settings() instance.Settings {
 		Version:         Version,
 		IndexManagement: esindex.SupportFactory(config.Templates),
 		Processing:      processingSupport,
+		// The old Python connector's configuration (its config.yml keys,
+		// environment variables and CONNECTOR_JSON_CONFIG) is translated
+		// into the beat's keys here. Check is the only hook that sees the
+		// loaded file before anything reads it (cfgfile.Load calls it with
+		// the file, then merges defaults < overrides < file < -E flags), so
+		// it rewrites the file's configuration in place and returns false:
+		// there is nothing to merge. Its error cannot be returned from
+		// Check; config.Unpack returns it, so the beat refuses to start.
+		ConfigOverrides: []cfgfile.ConditionalOverride{{
+			Check:  config.LegacyCheck(os.Getenv),
+			Config: conf.NewConfig(),
+		}},
 	}
 }
 

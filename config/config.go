@@ -10,8 +10,10 @@ import (
 
 	"github.com/openctibeat/openctibeat/esindex"
 	"github.com/openctibeat/openctibeat/expiry"
+	"github.com/openctibeat/openctibeat/filter"
 	"github.com/openctibeat/openctibeat/mapping/ecsmode"
 	"github.com/openctibeat/openctibeat/mapping/stixmode"
+	"github.com/openctibeat/openctibeat/module/sightings"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/stream"
 )
@@ -36,6 +38,12 @@ type Config struct {
 	// PositionFile is the file, relative to path.data, the stream position
 	// is kept in.
 	PositionFile string `config:"position_file"`
+	// Connector is how the beat presents itself to OpenCTI.
+	Connector ConnectorConfig `config:"connector"`
+	// Filter selects the indicators kept.
+	Filter filter.Config `config:"filter"`
+	// Sightings is the sightings module (ecs mode).
+	Sightings sightings.Config `config:"sightings"`
 }
 
 // ECSConfig is ecs mode's section.
@@ -66,17 +74,23 @@ func Default() Config {
 		STIX:         stixmode.DefaultConfig(),
 		ECS:          ECSConfig{Config: ecsmode.DefaultConfig(), Expiry: expiry.DefaultConfig()},
 		PositionFile: "opencti-stream-position.json",
+		Connector:    DefaultConnectorConfig(),
+		Filter:       filter.DefaultConfig(),
+		Sightings:    sightings.DefaultConfig(),
 	}
 }
 
 // Validate checks cross-field rules; each package validates its own.
 func (c *Config) Validate() error {
-	errs := []error{c.OpenCTI.Validate(), c.Stream.Validate()}
+	errs := []error{c.OpenCTI.Validate(), c.Stream.Validate(), c.Connector.Validate(), c.Filter.Validate()}
 	switch c.Mode {
 	case ModeSTIX:
 		errs = append(errs, c.STIX.Validate())
 	case ModeECS:
 		errs = append(errs, c.ECS.Config.Validate(), c.ECS.Expiry.Validate())
+		if c.Sightings.Enabled {
+			errs = append(errs, c.Sightings.Validate())
+		}
 	default:
 		errs = append(errs, fmt.Errorf("openctibeat.mode %q is unknown: use stix (raw STIX objects) or ecs (ECS threat indicators)", c.Mode))
 	}
@@ -97,8 +111,13 @@ func isEventID(s string) bool {
 	return err == nil && n == 2 && fmt.Sprintf("%d-%d", ms, seq) == s
 }
 
-// Unpack reads the `openctibeat` section from the beat's configuration.
+// Unpack reads the `openctibeat` section from the beat's configuration. It
+// fails with the error of the old connector's configuration translation
+// (LegacyError), if any.
 func Unpack(section *conf.C) (Config, error) {
+	if err := LegacyError(); err != nil {
+		return Config{}, fmt.Errorf("openctibeat configuration: %w", err)
+	}
 	c := Default()
 	if section == nil {
 		section = conf.NewConfig()

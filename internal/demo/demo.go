@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
+	"github.com/openctibeat/openctibeat/config"
 	"github.com/openctibeat/openctibeat/internal/testbed/esproxy"
 	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 )
@@ -105,6 +106,7 @@ logging.to_stderr: true
 	fmt.Fprintf(o.Out, "demo: openctibeat (%s mode) -> %s (engine %s), index %s; log in %s\n", o.Mode, proxy.URL(), o.EngineURL, o.Index, logPath)
 	cmd := exec.CommandContext(ctx, o.Beat, "-e", "--path.home", o.Dir, "--path.config", o.Dir, "--path.data", filepath.Join(o.Dir, "data"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = config.WithoutLegacyEnv(os.Environ())
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
 	if err := cmd.Start(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
+	"github.com/openctibeat/openctibeat/config"
 	"github.com/openctibeat/openctibeat/internal/testbed/engine"
 )
 
@@ -134,6 +135,7 @@ func startBeat(t *testing.T, dir string, o beatOptions) *beatProc {
 	cmd := exec.Command(beatBinary, "-e", "--path.home", dir, "--path.config", dir, "--path.data", filepath.Join(dir, "data"))
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = beatEnv()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +158,9 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// beatEnv is the environment without the old connector's variables.
+func beatEnv() []string { return config.WithoutLegacyEnv(os.Environ()) }
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *beatProc) kill() {

@@ -66,6 +66,7 @@ func TestCommands(t *testing.T) {
 	writeConfig(t, dir, o, freePort(t))
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(beatBinary, append(args, "--path.home", dir, "--path.config", dir, "--path.data", dir+"/data")...)
+		cmd.Env = beatEnv()
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
