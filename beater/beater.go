@@ -169,6 +169,7 @@ func Run(ctx context.Context, p Params) error {
 		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,
 		"position_file", p.Store.Path())
 	resets := make(chan checkpoint.Position, 1)
+	startConnector(ctx, p, saver, start, resets)
 	err = runStream(ctx, client, c, tracker, resets, p.Log)
 	// Closing the client waits (up to the pipeline's WaitClose) for pending
 	// acknowledgements; then the last acknowledged position is saved.
@@ -227,7 +228,7 @@ func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
 		return nil, nil, fmt.Errorf("ecs mode expiry: output.elasticsearch settings: %w", err)
 	}
 	conn := &conns[0]
-	keeper := expiry.New(exp, &connector{conn: conn}, p.Config.ECS.Index, p.Log.Named("expiry"),
+	keeper := expiry.New(exp, &esConn{conn: conn}, p.Config.ECS.Index, p.Log.Named("expiry"),
 		p.Registry.GetOrCreateRegistry("expiry"), p.Now)
 	return mapper, keeper, nil
 }

@@ -69,6 +69,7 @@ func processingSupport(info beat.Info, log *logp.Logger, root *conf.C) (processi
 // New builds the root command.
 func New() *lbcmd.BeatsRootCmd {
 	root := lbcmd.GenRootCmdWithSettings(beater.New, Settings())
+	root.TestCmd.AddCommand(genTestOpenCTICmd(Settings()))
 	// The reference configuration is opencti-beat.yml, not openctibeat.yml.
 	if err := cfgfile.ChangeDefaultCfgfileFlag(trimYML(ConfigFile)); err != nil {
 		panic(err)

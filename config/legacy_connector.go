@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ConnectorConfig is the openctibeat.connector section: how the beat
@@ -32,6 +33,9 @@ type ConnectorConfig struct {
 	// error). The beat's own logging is libbeat's logging.level, which the
 	// old connector.log_level key also sets.
 	LogLevel string `config:"log_level"`
+	// PingInterval is how often the beat reports its acknowledged position
+	// to OpenCTI (pingConnector).
+	PingInterval time.Duration `config:"ping_interval"`
 }
 
 // Connector defaults.
@@ -49,6 +53,7 @@ func DefaultConnectorConfig() ConnectorConfig {
 		Type:            ConnectorTypeStream,
 		ConfidenceLevel: 80,
 		LogLevel:        "info",
+		PingInterval:    40 * time.Second,
 	}
 }
 
@@ -72,6 +77,9 @@ func (c *ConnectorConfig) Validate() error {
 	}
 	if c.ConfidenceLevel < 0 || c.ConfidenceLevel > 100 {
 		errs = append(errs, fmt.Errorf("%sconfidence_level %d is outside 0-100: give a confidence between 0 and 100 (default 80)", p, c.ConfidenceLevel))
+	}
+	if c.PingInterval < time.Second {
+		errs = append(errs, fmt.Errorf("%sping_interval %s is below 1s: leave it unset for 40s", p, c.PingInterval))
 	}
 	if !connectorLogLevels[c.LogLevel] {
 		errs = append(errs, fmt.Errorf("%slog_level %q is not debug, info, warn or error: use one of them (default info)", p, c.LogLevel))

@@ -7,16 +7,16 @@ import (
 	"github.com/elastic/beats/v7/libbeat/esleg/eslegclient"
 )
 
-// connector is an eslegclient connection that connects on first use and
+// esConn is an eslegclient connection that connects on first use and
 // again after a failed request.
-type connector struct {
+type esConn struct {
 	conn *eslegclient.Connection
 
 	mu        sync.Mutex
 	connected bool
 }
 
-func (c *connector) Request(method, path, pipeline string, params map[string]string, body interface{}) (int, []byte, error) {
+func (c *esConn) Request(method, path, pipeline string, params map[string]string, body interface{}) (int, []byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.connected {
