@@ -33,7 +33,7 @@ func ecsState(t *testing.T, esURL, index string) map[string]map[string]any {
 	t.Helper()
 	engine.Refresh(t, esURL, index)
 	out := map[string]map[string]any{}
-	for _, h := range engine.Search(t, esURL, index, `{"size":10000,"query":{"match_all":{}}}`) {
+	for _, h := range engine.All(t, esURL, index) {
 		out[h.ID] = h.Source
 	}
 	return out

@@ -77,6 +77,7 @@ type beatOptions struct {
 	index      string
 	recover    bool   // start.recover
 	mode       string // "" = stix
+	sightings  bool   // run the sightings module (ecs mode)
 	extra      string // more YAML appended to the configuration
 }
 
@@ -120,8 +121,11 @@ http.port: %d
 logging.level: info
 logging.to_stderr: true
 logging.to_files: false
+logging.event_data.to_stderr: true
+logging.event_data.to_files: false
+openctibeat.sightings.enabled: %t
 %s
-`, o.openctiURL, o.token, o.streamID, o.recover, o.modeOrDefault(), o.index, o.ecsIndex(), o.esURL, statsPort, o.extra)
+`, o.openctiURL, o.token, o.streamID, o.recover, o.modeOrDefault(), o.index, o.ecsIndex(), o.esURL, statsPort, o.sightings, o.extra)
 	if err := os.WriteFile(filepath.Join(dir, "opencti-beat.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +255,7 @@ func indexState(t *testing.T, esURL, index string) map[string]map[string]any {
 	t.Helper()
 	engine.Refresh(t, esURL, index)
 	out := map[string]map[string]any{}
-	for _, h := range engine.Search(t, esURL, index, `{"size":10000,"query":{"match_all":{}}}`) {
+	for _, h := range engine.All(t, esURL, index) {
 		src := h.Source
 		delete(src, "@timestamp")
 		out[h.ID] = src

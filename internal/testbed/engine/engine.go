@@ -232,3 +232,42 @@ func doOnce(t testing.TB, method, baseURL, path string, query url.Values, body s
 func (h Hit) String() string {
 	return fmt.Sprintf("%s/%s %v", h.Index, h.ID, h.Source)
 }
+
+// All returns every document of index, however many (a search returns at
+// most 10,000 hits: this pages with the scroll API).
+func All(t testing.TB, baseURL, index string) []Hit {
+	t.Helper()
+	type page struct {
+		ScrollID string `json:"_scroll_id"`
+		Hits     struct {
+			Hits []struct {
+				ID     string         `json:"_id"`
+				Index  string         `json:"_index"`
+				Source map[string]any `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	status, resp := do(t, http.MethodPost, baseURL, "/"+escIndex(index)+"/_search",
+		url.Values{"scroll": {"1m"}, "ignore_unavailable": {"true"}, "allow_no_indices": {"true"}},
+		`{"size":5000,"sort":["_doc"],"query":{"match_all":{}}}`)
+	var out []Hit
+	for {
+		if status != http.StatusOK {
+			t.Fatalf("scroll %s: status %d: %s", index, status, resp)
+		}
+		var p page
+		if err := json.Unmarshal(resp, &p); err != nil {
+			t.Fatalf("scroll %s: %v", index, err)
+		}
+		for _, h := range p.Hits.Hits {
+			out = append(out, Hit{ID: h.ID, Index: h.Index, Source: h.Source})
+		}
+		if len(p.Hits.Hits) == 0 || p.ScrollID == "" {
+			if p.ScrollID != "" {
+				do(t, http.MethodDelete, baseURL, "/_search/scroll", nil, `{"scroll_id":"`+p.ScrollID+`"}`)
+			}
+			return out
+		}
+		status, resp = do(t, http.MethodPost, baseURL, "/_search/scroll", nil, `{"scroll":"1m","scroll_id":"`+p.ScrollID+`"}`)
+	}
+}
