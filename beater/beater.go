@@ -129,12 +129,17 @@ func Run(ctx context.Context, p Params) error {
 		return err
 	}
 	saver := checkpoint.NewSaver(p.Store, p.Log.Named("checkpoint"))
-	tracker := checkpoint.NewTracker(start, saver.Set)
+	streamReg := p.Registry.GetOrCreateRegistry("stream")
+	lagGauge := newLag(streamReg)
+	tracker := checkpoint.NewTracker(start, func(pos checkpoint.Position) {
+		saver.Set(pos)
+		lagGauge.acknowledged(pos)
+	})
 	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")))
 	if err != nil {
 		return err
 	}
-	client, err := stream.New(p.Config.OpenCTI, p.Config.Stream, p.Log.Named("stream"), stream.NewMetrics(p.Registry.GetOrCreateRegistry("stream")))
+	client, err := stream.New(p.Config.OpenCTI, p.Config.Stream, p.Log.Named("stream"), stream.NewMetrics(streamReg))
 	if err != nil {
 		return err
 	}
@@ -153,6 +158,7 @@ func Run(ctx context.Context, p Params) error {
 		filter:        flt,
 		filterMetrics: filter.NewMetrics(p.Registry.GetOrCreateRegistry("filter")),
 		expiry:        keeper,
+		lag:           lagGauge,
 		log:           p.Log.Named("consumer"),
 		metrics:       newMetrics(p.Registry.GetOrCreateRegistry("events")),
 	})

@@ -35,6 +35,7 @@ type consumerParams struct {
 	filter        *filter.Filter
 	filterMetrics *filter.Metrics
 	expiry        expiryObserver // may be nil
+	lag           *lag           // may be nil
 	log           *logp.Logger
 	metrics       *metrics
 }
@@ -80,6 +81,9 @@ func (c *consumer) Disconnected(error) {}
 // Handle processes one message.
 func (c *consumer) Handle(msg stream.Message) {
 	c.metrics.receive(msg.Event)
+	if c.lag != nil && msg.ID != "" {
+		c.lag.seen(msg.ID)
+	}
 	c.mu.Lock()
 	before := c.received
 	pos := c.received.Next(msg.ID, msg.Event == "heartbeat")
