@@ -172,6 +172,12 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 	client.ResponseValidator = func(_ *sse.Client, resp *http.Response) error {
 		if resp.StatusCode == http.StatusOK {
 			once.Do(func() { connected = true; h.Connected() })
+			// Only whole messages reach r3labs: a message cut by the end of
+			// the connection is dropped, not handed over truncated.
+			resp.Body = struct {
+				io.Reader
+				io.Closer
+			}{newCompleteEvents(resp.Body), resp.Body}
 			return nil
 		}
 		defer resp.Body.Close()
@@ -183,10 +189,17 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		return backoff.Permanent(&StatusError{Status: resp.StatusCode, Reason: reason})
 	}
 
+	// The idle watchdog measures the server's silence: it is stopped while
+	// the handler holds a message (back-pressure from the output is not a
+	// dead connection), restarted in full by id-bearing messages (heartbeats
+	// included) and with the time left by others.
 	idle := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(errIdle) })
 	defer idle.Stop()
+	aliveAt := time.Now()
 
 	err = client.SubscribeWithContext(connCtx, "", func(ev *sse.Event) {
+		received := time.Now()
+		idle.Stop()
 		msg := Message{Event: string(ev.Event), Data: ev.Data}
 		if len(ev.ID) > 0 && ev.Event != nil && string(ev.Event) != "connected" {
 			msg.ID = string(ev.ID)
@@ -194,10 +207,16 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		// r3labs gives id-less messages the previous id: only the
 		// message's own id counts, and only id-bearing messages prove
 		// that the connection is alive.
-		if msg.ID != "" || msg.Event == "connected" {
-			idle.Reset(c.cfg.IdleTimeout)
-		}
+		alive := msg.ID != "" || msg.Event == "connected"
 		h.Handle(msg)
+		if alive {
+			aliveAt = time.Now()
+			idle.Reset(c.cfg.IdleTimeout)
+			return
+		}
+		left := c.cfg.IdleTimeout - received.Sub(aliveAt)
+		aliveAt = aliveAt.Add(time.Since(received)) // handling time is not silence
+		idle.Reset(max(left, 0))
 	})
 	var perm *backoff.PermanentError
 	if errors.As(err, &perm) {

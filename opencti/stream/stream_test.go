@@ -269,3 +269,85 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestCutMessageNotHandedOver: a connection that ends in the middle of a
+// message does not deliver the cut message; the reconnect resumes after
+// the last whole message and receives it whole.
+func TestCutMessageNotHandedOver(t *testing.T) {
+	var mu sync.Mutex
+	var lastIDs []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := len(lastIDs)
+		lastIDs = append(lastIDs, r.Header.Get("Last-Event-ID"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		if n == 0 {
+			writeEvent(w, "1-0", "create", `{"a":1}`)
+			fmt.Fprint(w, "id: 2-0\nevent: update\ndata: {\"a\":") // cut here
+			w.(http.Flusher).Flush()
+			return
+		}
+		writeEvent(w, "2-0", "update", `{"a":2}`)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	rec := &recorder{last: "0-0"}
+	c := testClient(t, srv.URL, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "the update, whole", func() bool { m, _, _ := rec.snapshot(); return len(m) >= 2 })
+	cancel()
+	<-done
+	msgs, _, _ := rec.snapshot()
+	for _, m := range msgs {
+		if m.ID == "2-0" && string(m.Data) != `{"a":2}` {
+			t.Fatalf("a cut message was handed over: %q", m.Data)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lastIDs[1] != "1-0" {
+		t.Fatalf("resumed from %q, want 1-0", lastIDs[1])
+	}
+}
+
+// TestSlowHandlerIsNotIdle: a handler blocked longer than the idle timeout
+// (back-pressure from the output) does not make the connection idle.
+func TestSlowHandlerIsNotIdle(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		writeEvent(w, "1-0", "create", `{}`)
+		writeEvent(w, "2-0", "create", `{}`)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	rec := &recorder{}
+	rec.onMsg = func(m Message) {
+		if m.ID == "1-0" {
+			time.Sleep(600 * time.Millisecond) // three idle timeouts
+		}
+	}
+	c := testClient(t, srv.URL, func(c *Config) { c.IdleTimeout = 200 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "both messages", func() bool { m, _, _ := rec.snapshot(); return len(m) >= 2 })
+	cancel()
+	<-done
+	msgs, _, _ := rec.snapshot()
+	if msgs[1].ID != "2-0" {
+		t.Fatalf("messages %+v", msgs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Fatalf("%d connections: the slow handler was taken for an idle connection", conns)
+	}
+}

@@ -1,0 +1,60 @@
+package stream
+
+import (
+	"bytes"
+	"io"
+)
+
+// completeEvents passes on only whole SSE messages: bytes up to the last
+// blank line (the end of a message). A message cut short by the end of the
+// connection is dropped, never handed on; the SSE specification says an
+// incomplete event at the end of the stream is discarded. r3labs/sse
+// (v2.10.0) hands such a tail over as an event, which would carry the cut
+// message's id and let the position move past an event never read whole.
+type completeEvents struct {
+	r   io.Reader
+	buf []byte // read, not yet released
+	out []byte // released, not yet returned
+	err error
+}
+
+func newCompleteEvents(r io.Reader) *completeEvents {
+	return &completeEvents{r: r, buf: make([]byte, 0, 64<<10)}
+}
+
+func (c *completeEvents) Read(p []byte) (int, error) {
+	for len(c.out) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if len(c.buf) == cap(c.buf) {
+			grown := make([]byte, len(c.buf), 2*cap(c.buf))
+			copy(grown, c.buf)
+			c.buf = grown
+		}
+		n, err := c.r.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if end := lastEventEnd(c.buf); end > 0 {
+			c.out = append(c.out[:0], c.buf[:end]...)
+			c.buf = append(c.buf[:0], c.buf[end:]...)
+		}
+		if err != nil {
+			c.err = err // the partial message in buf is dropped
+		}
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
+// lastEventEnd is the index just past the last blank line in b ("\n\n",
+// "\r\r" or "\r\n\r\n"), or 0.
+func lastEventEnd(b []byte) int {
+	best := 0
+	for _, sep := range [][]byte{[]byte("\n\n"), []byte("\r\r"), []byte("\r\n\r\n")} {
+		if i := bytes.LastIndex(b, sep); i >= 0 && i+len(sep) > best {
+			best = i + len(sep)
+		}
+	}
+	return best
+}
