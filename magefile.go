@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
+	"github.com/openctibeat/openctibeat/internal/bench"
 	"github.com/openctibeat/openctibeat/internal/demo"
 )
 
@@ -103,6 +105,61 @@ func Run() error {
 		Beat: mustAbs(binary), Dir: mustAbs("build/demo"), Events: sampleEvent,
 		EngineURL: url, Mode: "ecs", Index: "logs-ti_openctibeat.indicator-demo", Timeout: 3 * time.Minute, Out: os.Stdout,
 	})
+}
+
+// Bench runs the throughput benchmark (issue #6) and prints its figures,
+// as human lines and one "BENCH_JSON {...}" line (also saved in
+// build/bench/report.json). It generates BENCH_N (default 200000) synthetic
+// indicators, runs build/openctibeat against a fast bulk sink and against a
+// local OpenSearch, and the two baselines (a bare SSE+JSON loop, a plain
+// bulk loader). Knobs: BENCH_N; BENCH_REPEAT (default 1: runs of the fast
+// sink and the bare loop, medians reported); BENCH_PROFILE=1 (a profiled
+// run; CPU and heap profiles in build/bench/); BENCH_SKIP_ENGINE=1 (fast-sink
+// parts only); BENCH_FLUSH_TIMEOUT (the beat's queue.mem.flush.timeout,
+// default 1s; "default" keeps libbeat's 10s); BENCH_OCTISERVER=0 (skip the
+// cross-check run fed by the OpenCTI test server); BENCH_KEEP_CAPTURE=1
+// (keep build/bench/opensearch-docs.ndjson, the documents sent to the
+// engine); BENCH_LIVE_RATE / BENCH_LIVE_SECONDS (default 2000 events/s for
+// 15 s: a paced "live" run into the fast sink for its latency; BENCH_LIVE=0
+// skips it); BENCH_BEAT_EXTRA (YAML appended to the beat's configuration,
+// e.g. "output.elasticsearch.worker: 2"); BENCH_SKIP_FAST=1 (OpenSearch parts
+// only). OPENCTIBEAT_OPENSEARCH_URL uses a running engine instead of
+// starting one.
+func Bench() error {
+	mg.Deps(Build)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	o, err := bench.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	o.Beat, o.Dir, o.Out = mustAbs(binary), mustAbs("build/bench"), os.Stdout
+	if os.Getenv("BENCH_SKIP_ENGINE") != "1" {
+		o.Engine = func() (string, func(), error) { return engine("bench") }
+	}
+	rep, err := bench.Run(ctx, o)
+	if rep != nil {
+		if b, jerr := json.MarshalIndent(rep, "", "  "); jerr == nil {
+			_ = os.WriteFile(filepath.Join(o.Dir, "report.json"), b, 0o644)
+		}
+	}
+	return err
+}
+
+// Faults runs the fault-injection suite at full scale (issue #6): 20
+// SIGKILLs during a 100,000-indicator backfill compared with an
+// uninterrupted run, the engine process stopped and started again
+// mid-stream, 50 forced disconnects, the token in no log line. The normal
+// test run runs the same tests at a smaller scale.
+func Faults() error {
+	url, stop, err := engine("faults")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return sh.RunWithV(map[string]string{engineEnv: url, requireEnv: "1", "OPENCTIBEAT_FAULTS": "full"},
+		"go", "test", "-tags", "integration", "-count=1", "-timeout", "80m", "-v",
+		"-run", "TestFault|TestTokenNeverLogged", "./internal/e2e/")
 }
 
 // engine returns the search engine to use: OPENCTIBEAT_OPENSEARCH_URL when
