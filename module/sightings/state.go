@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/openctibeat/openctibeat/internal/atomicfile"
 )
 
 const stateVersion = 1
@@ -105,32 +106,8 @@ func (s stateStore) save(st State) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("save sightings state: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("save sightings state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save sightings state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save sightings state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save sightings state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("save sightings state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := atomicfile.Write(s.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("save sightings state %s: %w", s.path, err)
 	}
 	return nil
 }
