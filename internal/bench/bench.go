@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -554,8 +555,24 @@ func (r *runner) profileRun(ctx context.Context, rep *Report, seconds float64) e
 		errs:    make(chan error, 1),
 	}
 	r.printf("profile: a profiled fast-sink run (CPU profile of up to %d s from the first event; the run waits for it)\n", prof.seconds)
-	if _, _, err := r.fastSinkRun(ctx, "fast-sink-profiled", prof); err != nil {
+	// The harness is profiled too (this process: stream server and sink).
+	harnessPath := filepath.Join(r.o.Dir, "cpu-harness.pprof")
+	hf, err := os.Create(harnessPath)
+	if err != nil {
 		return err
+	}
+	if err := pprof.StartCPUProfile(hf); err != nil {
+		hf.Close()
+		return err
+	}
+	_, _, err = r.fastSinkRun(ctx, "fast-sink-profiled", prof)
+	pprof.StopCPUProfile()
+	hf.Close()
+	if err != nil {
+		return err
+	}
+	if top, err := pprofTop(harnessPath, "-cum", "-nodecount=25"); err == nil {
+		r.printf("profile: the harness (this process) during the profiled run, %s:\n%s\n", harnessPath, indent(trimPprofHeader(top)))
 	}
 	if err := <-prof.errs; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
@@ -631,12 +648,14 @@ func (r *runner) engineRuns(ctx context.Context, rep *Report) error {
 		return err
 	}
 
+	rawPath := filepath.Join(r.o.Dir, "opensearch-bulks.capture")
 	capPath := filepath.Join(r.o.Dir, "opensearch-docs.ndjson")
-	capFile, err := os.Create(capPath)
+	capFile, err := os.Create(rawPath)
 	if err != nil {
 		return err
 	}
 	if !r.o.KeepCapture {
+		defer os.Remove(rawPath)
 		defer os.Remove(capPath)
 	}
 	srv, rec, err := r.newRunRecorder(r.data)
@@ -645,6 +664,7 @@ func (r *runner) engineRuns(ctx context.Context, rep *Report) error {
 		return err
 	}
 	timing := NewTiming(proxy, rec, capFile)
+	timing.ParseEvery = sinkParseEvery
 	res, err := r.runBeat(ctx, beatRun{name: "opensearch", data: r.data, output: timing, rec: rec,
 		flush: r.o.FlushTimeout, timeout: r.timeout(r.data.N) + time.Duration(r.data.N)*time.Second/500}, srv)
 	srv.Close()
@@ -655,6 +675,9 @@ func (r *runner) engineRuns(ctx context.Context, rep *Report) error {
 	}
 	if ferr != nil {
 		return ferr
+	}
+	if _, err := ExpandCapture(rawPath, capPath); err != nil {
+		return err
 	}
 	res.Docs = timing.Docs()
 	res.DocsPerSec = float64(res.Docs) / res.Seconds

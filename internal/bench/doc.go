@@ -29,4 +29,32 @@
 // by the output". The sink maps a document back to its event through the
 // document _id, which starts with the indicator's OpenCTI internal id, in
 // which the generator encodes the event's index.
+//
+// Running it:
+//
+//	go run mage.go bench                                  # N=200000, fast sink + OpenSearch
+//	BENCH_N=1000000 BENCH_SKIP_ENGINE=1 go run mage.go bench  # the RSS target
+//	BENCH_PROFILE=1 BENCH_REPEAT=3 go run mage.go bench   # + pprof, medians of 3
+//
+// Knobs (OptionsFromEnv): BENCH_N, BENCH_REPEAT, BENCH_PROFILE,
+// BENCH_SKIP_ENGINE, BENCH_SKIP_FAST, BENCH_FLUSH_TIMEOUT (the beat's
+// queue.mem.flush.timeout: 1s by default here; "default" for libbeat's 10s,
+// with which a backfill's last partial batch waits 10 s and a slow live feed
+// sees seconds of latency), BENCH_LIVE_RATE / BENCH_LIVE_SECONDS / BENCH_LIVE,
+// BENCH_OCTISERVER, BENCH_BEAT_EXTRA, BENCH_KEEP_CAPTURE;
+// OPENCTIBEAT_OPENSEARCH_URL reuses a running engine. Everything lands in
+// build/bench/: one directory per run of the beat (configuration, data,
+// beat.log), report.json, and the profiles.
+//
+// Besides the fast-sink runs, a paced "live" run (2,000 events/s for 15 s
+// by default) gives the latency of a live feed rather than of a backfill,
+// and a cross-check run is fed by the project's OpenCTI test server
+// (throughput only: it cannot tell when it wrote each event). The stage
+// benchmarks in stages_test.go give the CPU cost of each stage per
+// indicator:
+//
+//	go test -run '^$' -bench Stage -benchtime 4x ./internal/bench/
+//
+// The machine is shared: each run prints how busy the rest of the machine
+// was, the harness's own CPU, and the figures vary by 10-25% between runs.
 package bench

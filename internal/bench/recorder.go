@@ -3,9 +3,13 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,12 +95,17 @@ func (r *Recorder) Summary() Latency {
 
 // Timing wraps the handler in front of the real engine (the test bed's
 // compatibility proxy): it times the documents of each _bulk request when
-// the engine's answer has been passed on, and can capture the documents
-// the engine accepted (plain NDJSON, action and document lines) for the
-// plain loader.
+// the engine's answer has been passed on, and can capture the bulk bodies
+// the engine accepted, as received (see ExpandCapture), for the plain
+// loader. Like Sink, with ParseEvery k > 1 it gunzips and times only one
+// gzip request in k (the beat shares the cores with the engine, so the
+// harness keeps its own work small); documents are counted from libbeat's
+// X-Elastic-Event-Count header.
 type Timing struct {
 	next http.Handler
 	rec  *Recorder
+	// ParseEvery: see above; 0 or 1 parses every request.
+	ParseEvery int
 
 	mu      sync.Mutex
 	capture *bufio.Writer
@@ -153,7 +162,7 @@ func (t *Timing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.requests.Add(1)
+	req := t.requests.Add(1)
 	if sw.status != 0 && sw.status != http.StatusOK {
 		t.failed.Add(1)
 		return
@@ -161,10 +170,23 @@ func (t *Timing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if bytes.Contains(sw.head, []byte(`"errors":true`)) {
 		t.errorBulks.Add(1)
 	}
+	encoding := r.Header.Get("Content-Encoding")
+	if t.capture != nil {
+		fmt.Fprintf(t.capture, "%d %s\n", len(raw), encoding)
+		_, _ = t.capture.Write(raw)
+	}
+	declared, hdrErr := strconv.Atoi(r.Header.Get("X-Elastic-Event-Count"))
+	if t.ParseEvery > 1 && encoding == "gzip" && hdrErr == nil && (req-1)%int64(t.ParseEvery) != 0 {
+		t.docs.Add(int64(declared))
+		if t.rec != nil {
+			t.rec.Observe(nil, now)
+		}
+		return
+	}
 	st := &t.st
 	st.raw.Reset()
 	st.raw.Write(raw)
-	body, err := st.decode(r.Header.Get("Content-Encoding"))
+	body, err := st.decode(encoding)
 	if err != nil {
 		return
 	}
@@ -175,19 +197,72 @@ func (t *Timing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			i = -1
 		}
 		st.events = append(st.events, int32(i))
-		if t.capture != nil {
-			_, _ = t.capture.Write(a.Line)
-			_ = t.capture.WriteByte('\n')
-			if a.Doc != nil {
-				_, _ = t.capture.Write(a.Doc)
-				_ = t.capture.WriteByte('\n')
-			}
-		}
 	})
 	t.docs.Add(int64(n))
 	if t.rec != nil {
 		t.rec.Observe(st.events, now)
 	}
+}
+
+// ExpandCapture turns a Timing capture (each bulk body as received,
+// after a "<length> <content-encoding>" line) into plain NDJSON action and
+// document lines for Load, and returns the number of actions.
+func ExpandCapture(src, dst string) (int, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	br := bufio.NewReaderSize(in, 1<<20)
+	bw := bufio.NewWriterSize(out, 1<<20)
+	var st bulkState
+	total := 0
+	for {
+		head, err := br.ReadString('\n')
+		if errors.Is(err, io.EOF) && head == "" {
+			break
+		}
+		if err != nil {
+			return total, fmt.Errorf("capture: %w", err)
+		}
+		var size int
+		var enc string
+		if _, err := fmt.Sscanf(strings.TrimSuffix(head, "\n")+" -", "%d %s", &size, &enc); err != nil {
+			return total, fmt.Errorf("capture: bad record header %q", head)
+		}
+		if enc == "-" {
+			enc = ""
+		}
+		st.raw.Reset()
+		if _, err := io.CopyN(&st.raw, br, int64(size)); err != nil {
+			return total, fmt.Errorf("capture: %w", err)
+		}
+		body, err := st.decode(enc)
+		if err != nil {
+			return total, fmt.Errorf("capture: %w", err)
+		}
+		n, err := ScanBulk(body, func(a Action) {
+			_, _ = bw.Write(a.Line)
+			_ = bw.WriteByte('\n')
+			if a.Doc != nil {
+				_, _ = bw.Write(a.Doc)
+				_ = bw.WriteByte('\n')
+			}
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("capture: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return total, err
+	}
+	return total, out.Close()
 }
 
 // statusWriter notes the status and the first bytes of an answer.
