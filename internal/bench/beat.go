@@ -112,7 +112,7 @@ func (p *beatProc) position() (string, bool) {
 func (p *beatProc) waitPosition(ctx context.Context, last string, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond) // the window ends at the last answer, not at the poll
 	defer tick.Stop()
 	for {
 		if pos, ok := p.position(); ok && pos == last {
