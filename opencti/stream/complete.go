@@ -33,8 +33,12 @@ func (c *completeEvents) Read(p []byte) (int, error) {
 			c.buf = grown
 		}
 		n, err := c.r.Read(c.buf[len(c.buf):cap(c.buf)])
+		// Only the new bytes (and the 3 before them, for a separator split
+		// across reads) can hold a new blank line: the rest was searched.
+		from := max(len(c.buf)-3, 0)
 		c.buf = c.buf[:len(c.buf)+n]
-		if end := lastEventEnd(c.buf); end > 0 {
+		if end := lastEventEnd(c.buf[from:]); end > 0 {
+			end += from
 			c.out = append(c.out[:0], c.buf[:end]...)
 			c.buf = append(c.buf[:0], c.buf[end:]...)
 		}
