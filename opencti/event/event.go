@@ -1,10 +1,14 @@
 package event
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	// A drop-in encoding/json (same types, errors and semantics) that
+	// decodes OpenCTI's events into maps about twice as fast; decoding was
+	// the largest cost of the beat (issue #6).
+	"github.com/segmentio/encoding/json"
 
 	"github.com/openctibeat/openctibeat/opencti/stream"
 	"github.com/openctibeat/openctibeat/stix"
@@ -93,14 +97,15 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// envelope is decoded in one pass, the objects straight into maps.
 type envelope struct {
-	Version string          `json:"version"`
-	Type    string          `json:"type"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
+	Version string         `json:"version"`
+	Type    string         `json:"type"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data"`
 	Context *struct {
-		Sources      []json.RawMessage `json:"sources"`
-		ReversePatch []patchOp         `json:"reverse_patch"`
+		Sources      []map[string]any `json:"sources"`
+		ReversePatch []patchOp        `json:"reverse_patch"`
 	} `json:"context"`
 }
 
@@ -120,10 +125,10 @@ func Decode(msg stream.Message) (Event, error) {
 	if err := json.Unmarshal(msg.Data, &env); err != nil {
 		return fail(ReasonMalformedJSON, err)
 	}
-	if len(env.Data) == 0 || string(env.Data) == "null" {
+	if env.Data == nil {
 		return fail(ReasonMissingField, errors.New(`no "data" object`))
 	}
-	obj, err := decodeObject(env.Data)
+	obj, err := stix.FromMap(env.Data)
 	if err != nil {
 		return fail(reasonOf(err), fmt.Errorf("data: %w", err))
 	}
@@ -136,7 +141,7 @@ func Decode(msg stream.Message) (Event, error) {
 			return fail(ReasonMissingField, errors.New(`merge without "context.sources"`))
 		}
 		for i, raw := range env.Context.Sources {
-			src, err := decodeObject(raw)
+			src, err := stix.FromMap(raw)
 			if err != nil {
 				return fail(reasonOf(err), fmt.Errorf("context.sources[%d]: %w", i, err))
 			}
@@ -175,14 +180,6 @@ func previousValues(ops []patchOp) map[string]any {
 		}
 	}
 	return prev
-}
-
-func decodeObject(raw json.RawMessage) (stix.Object, error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return stix.Object{}, err
-	}
-	return stix.FromMap(m)
 }
 
 func reasonOf(err error) Reason {
