@@ -206,7 +206,7 @@ func (m *Mapper) documents(obj stix.Object) ([]mapping.Doc, error) {
 		return []mapping.Doc{m.doc(obj, obj.DocID()+":pattern", now, base, nil, "", obj.String("name"))}, nil
 	}
 	docs := make([]mapping.Doc, 0, len(obs))
-	for _, o := range obs {
+	for i, o := range obs {
 		typ, display, f := observableFields(o)
 		f["opencti.observable.type"] = o.Type
 		if display != "" {
@@ -215,7 +215,11 @@ func (m *Mapper) documents(obj stix.Object) ([]mapping.Doc, error) {
 		if vals := assertedValues(o); len(vals) > 0 {
 			f["opencti.observable.values"] = vals
 		}
-		docs = append(docs, m.doc(obj, observableID(obj, o), now, base, f, typ, display))
+		doc := base
+		if i < len(obs)-1 {
+			doc = cloneObjects(base)
+		}
+		docs = append(docs, m.doc(obj, observableID(obj, o), now, doc, f, typ, display))
 	}
 	return docs, nil
 }
@@ -228,47 +232,20 @@ func assertedValues(o pattern.Observable) map[string]any {
 	return out
 }
 
-// doc assembles a document from the indicator's fields and the
-// observable's.
-func (m *Mapper) doc(obj stix.Object, id string, now time.Time, base, obs fields, typ, display string) mapping.Doc {
-	flat := make(fields, len(base)+len(obs)+8)
-	for k, v := range base {
-		flat[k] = v
-	}
-	for k, v := range obs {
-		flat[k] = v
-	}
-	if typ != "" {
-		flat["threat.indicator.type"] = typ
-	}
-	if display != "" {
-		flat["threat.indicator.name"] = display
-	}
-	return mapping.Doc{Op: mapping.Index, Index: m.cfg.Index, ID: id, Timestamp: now, Fields: nest(flat), Expires: validUntil(obj)}
-}
-
-// nest turns dotted keys into nested objects.
-func nest(flat fields) map[string]any {
-	out := map[string]any{}
-	keys := make([]string, 0, len(flat))
-	for k := range flat {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cur := out
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			next, ok := cur[p].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				cur[p] = next
-			}
-			cur = next
+// doc completes a document of the indicator's fields (nested, this
+// document's own) with the observable's.
+func (m *Mapper) doc(obj stix.Object, id string, now time.Time, base map[string]any, obs fields, typ, display string) mapping.Doc {
+	var extra fields
+	if typ != "" || display != "" {
+		extra = make(fields, 2)
+		if typ != "" {
+			extra["threat.indicator.type"] = typ
 		}
-		cur[parts[len(parts)-1]] = flat[k]
+		if display != "" {
+			extra["threat.indicator.name"] = display
+		}
 	}
-	return out
+	return mapping.Doc{Op: mapping.Index, Index: m.cfg.Index, ID: id, Timestamp: now, Fields: merge(base, obs, extra), Expires: validUntil(obj)}
 }
 
 func (m *Mapper) learnIdentity(ev event.Event) {

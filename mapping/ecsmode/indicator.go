@@ -43,51 +43,52 @@ func Confidence(v any) string {
 	}
 }
 
-// indicatorFields are the fields every document of an indicator carries.
-func (m *Mapper) indicatorFields(obj stix.Object) fields {
-	f := fields{
-		"ecs.version":                 ECSVersion,
-		"event.kind":                  "enrichment",
-		"event.category":              []any{"threat"},
-		"event.type":                  []any{"indicator"},
-		"event.module":                Module,
-		"event.dataset":               Dataset,
-		"threat.feed.name":            m.cfg.FeedName,
-		"threat.indicator.confidence": Confidence(obj.Fields["confidence"]),
-		"opencti.indicator.stix_id":   obj.ID,
-	}
+// indicatorFields are the fields every document of an indicator carries,
+// nested.
+func (m *Mapper) indicatorFields(obj stix.Object) map[string]any {
+	f := tree(make(map[string]any, 8))
+	f.set("ecs.version", ECSVersion)
+	f.set("event.kind", "enrichment")
+	f.set("event.category", []any{"threat"})
+	f.set("event.type", []any{"indicator"})
+	f.set("event.module", Module)
+	f.set("event.dataset", Dataset)
+	f.set("threat.feed.name", m.cfg.FeedName)
+	f.set("threat.indicator.confidence", Confidence(obj.Fields["confidence"]))
+	f.set("opencti.indicator.stix_id", obj.ID)
 	ids := []any{}
 	if obj.InternalID != "" {
 		ids = append(ids, obj.InternalID)
-		f["opencti.indicator.id"] = obj.InternalID
+		f.set("opencti.indicator.id", obj.InternalID)
 		if m.baseURL != "" {
-			f["threat.indicator.reference"] = m.baseURL + "/dashboard/observations/indicators/" + obj.InternalID
+			f.set("threat.indicator.reference", m.baseURL+"/dashboard/observations/indicators/"+obj.InternalID)
 		}
 	}
 	ids = append(ids, obj.ID)
-	f["threat.indicator.id"] = ids
+	f.set("threat.indicator.id", ids)
 	if m.baseURL != "" {
-		f["threat.feed.reference"] = m.baseURL
+		f.set("threat.feed.reference", m.baseURL)
 	}
 	str := func(field, prop string) {
 		if v := obj.String(prop); v != "" {
-			f[field] = v
+			f.set(field, v)
 		}
 	}
-	date := func(field, prop string) {
+	date := func(field, prop string) bool {
 		if v := obj.String(prop); v != "" {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				f[field] = t.UTC().Format("2006-01-02T15:04:05.000Z")
+				f.set(field, t.UTC().Format("2006-01-02T15:04:05.000Z"))
+				return true
 			}
 		}
+		return false
 	}
 	str("threat.indicator.description", "description")
 	str("opencti.indicator.name", "name")
 	str("opencti.indicator.pattern", "pattern")
 	str("opencti.indicator.pattern_type", "pattern_type")
 	str("opencti.indicator.pattern_version", "pattern_version")
-	date("threat.indicator.first_seen", "valid_from")
-	if _, ok := f["threat.indicator.first_seen"]; !ok {
+	if !date("threat.indicator.first_seen", "valid_from") {
 		date("threat.indicator.first_seen", "created")
 	}
 	date("threat.indicator.last_seen", "modified")
@@ -97,14 +98,14 @@ func (m *Mapper) indicatorFields(obj stix.Object) fields {
 	date("opencti.indicator.created", "created")
 	date("opencti.indicator.modified", "modified")
 	if revoked, ok := obj.Fields["revoked"].(bool); ok {
-		f["opencti.indicator.revoked"] = revoked
+		f.set("opencti.indicator.revoked", revoked)
 	}
 	if labels := stringList(obj.Fields["labels"]); len(labels) > 0 {
-		f["tags"] = labels
-		f["opencti.indicator.labels"] = labels
+		f.set("tags", labels)
+		f.set("opencti.indicator.labels", labels)
 	}
 	if types := stringList(obj.Fields["indicator_types"]); len(types) > 0 {
-		f["opencti.indicator.indicator_types"] = types
+		f.set("opencti.indicator.indicator_types", types)
 	}
 	if kc, ok := obj.Fields["kill_chain_phases"].([]any); ok && len(kc) > 0 {
 		phases := []any{}
@@ -113,34 +114,34 @@ func (m *Mapper) indicatorFields(obj stix.Object) fields {
 				phases = append(phases, map[string]any{"kill_chain_name": pm["kill_chain_name"], "phase_name": pm["phase_name"]})
 			}
 		}
-		f["opencti.indicator.kill_chain_phases"] = phases
+		f.set("opencti.indicator.kill_chain_phases", phases)
 	}
 	if by := obj.String("created_by_ref"); by != "" {
-		f["opencti.indicator.created_by"] = by
+		f.set("opencti.indicator.created_by", by)
 		if name := m.identityName(by); name != "" {
-			f["threat.indicator.provider"] = name
+			f.set("threat.indicator.provider", name)
 		}
 	}
 	if tlp, ok := tlpOf(obj); ok {
-		f["threat.indicator.marking.tlp"] = tlp.name
-		f["threat.indicator.marking.tlp_version"] = tlp.version
+		f.set("threat.indicator.marking.tlp", tlp.name)
+		f.set("threat.indicator.marking.tlp_version", tlp.version)
 	}
 	ext, _ := obj.Fields["extensions"].(map[string]any)
 	octi, _ := ext[stix.OpenCTIExtension].(map[string]any)
 	if score, ok := octi["score"].(float64); ok {
-		f["opencti.indicator.score"] = int64(score)
+		f.set("opencti.indicator.score", int64(score))
 	} else if score, ok := obj.Fields["x_opencti_score"].(float64); ok {
-		f["opencti.indicator.score"] = int64(score)
+		f.set("opencti.indicator.score", int64(score))
 	}
 	if det, ok := octi["detection"].(bool); ok {
-		f["opencti.indicator.detection"] = det
+		f.set("opencti.indicator.detection", det)
 	} else if det, ok := obj.Fields["x_opencti_detection"].(bool); ok {
-		f["opencti.indicator.detection"] = det
+		f.set("opencti.indicator.detection", det)
 	}
 	if mot, ok := octi["main_observable_type"].(string); ok && mot != "" {
-		f["opencti.indicator.main_observable_type"] = mot
+		f.set("opencti.indicator.main_observable_type", mot)
 	} else if mot := obj.String("x_opencti_main_observable_type"); mot != "" {
-		f["opencti.indicator.main_observable_type"] = mot
+		f.set("opencti.indicator.main_observable_type", mot)
 	}
 	return f
 }
