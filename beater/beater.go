@@ -135,7 +135,10 @@ func Run(ctx context.Context, p Params) error {
 		saver.Set(pos)
 		lagGauge.acknowledged(pos)
 	})
-	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")))
+	// ecs mode's documents are plain (see mapping/ecsmode); stix mode's are
+	// OpenCTI's objects as they come, nulls included, and stay normalised.
+	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")),
+		publish.Options{PlainFields: p.Config.Mode != config.ModeSTIX})
 	if err != nil {
 		return err
 	}
@@ -151,10 +154,11 @@ func Run(ctx context.Context, p Params) error {
 	if f := filter.New(p.Config.Filter); f.Active() {
 		flt = f
 	}
+	queued := newHandoff(pub, handoffSize)
 	c := newConsumer(consumerParams{
 		start:         start,
 		mapper:        mapper,
-		publisher:     pub,
+		publisher:     queued,
 		filter:        flt,
 		filterMetrics: filter.NewMetrics(p.Registry.GetOrCreateRegistry("filter")),
 		expiry:        keeper,
@@ -176,12 +180,14 @@ func Run(ctx context.Context, p Params) error {
 		"position_file", p.Store.Path())
 	resets := make(chan checkpoint.Position, 1)
 	startConnector(ctx, p, saver, start, resets)
-	err = runStream(ctx, client, c, tracker, resets, p.Log)
+	err = runStream(ctx, client, c, queued, tracker, resets, p.Log)
 	// Closing the client waits (up to the pipeline's WaitClose) for pending
 	// acknowledgements; then the last acknowledged position is saved.
+	queued.stop()
 	if cerr := pub.Close(); cerr != nil {
 		p.Log.Warnw("closing the publisher", "error", cerr)
 	}
+	queued.wait()
 	stopSaver()
 	<-saverDone
 	if errors.Is(err, context.Canceled) {
@@ -190,11 +196,16 @@ func Run(ctx context.Context, p Params) error {
 	return err
 }
 
+// handoffSize is how many mapped messages may wait for the publishing
+// goroutine (a few hundred KB at most).
+const handoffSize = 256
+
 // runStream reads the stream until ctx ends. A position received on resets
 // (an operator reset the connector's state in OpenCTI) stops the stream,
-// drops what is in flight from the tracker, saves the new position and
-// reads again from there.
-func runStream(ctx context.Context, client *stream.Client, c *consumer, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, log *logp.Logger) error {
+// lets the messages already handled reach the pipeline, drops what is in
+// flight from the tracker, saves the new position and reads again from
+// there.
+func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *handoff, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, log *logp.Logger) error {
 	for {
 		streamCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -206,6 +217,7 @@ func runStream(ctx context.Context, client *stream.Client, c *consumer, tracker 
 		case pos := <-resets:
 			cancel()
 			<-done // no message is handled past this point
+			queued.drain()
 			tracker.Reset(pos)
 			c.reset(pos)
 			log.Warnw("the connector's state was reset in OpenCTI: reading the stream again from it",

@@ -59,8 +59,10 @@ func TestResetRestartsTheStream(t *testing.T) {
 		mu.Unlock()
 	})
 	pub := &ackingPublisher{tracker: tracker}
+	queued := newHandoff(pub, 4)
+	defer func() { queued.stop(); queued.wait() }()
 	c := newConsumer(consumerParams{start: checkpoint.Position{StartFrom: "0-0"}, mapper: stixmode.New(stixmode.DefaultConfig()),
-		publisher: pub, log: logptest.NewTestingLogger(t, ""), metrics: newMetrics(monitoring.NewRegistry())})
+		publisher: queued, log: logptest.NewTestingLogger(t, ""), metrics: newMetrics(monitoring.NewRegistry())})
 	conn := opencti.DefaultConfig()
 	conn.URL, conn.Token = srv.URL(), "tok"
 	client, err := stream.New(conn, stream.DefaultConfig(), logptest.NewTestingLogger(t, ""), nil)
@@ -71,7 +73,7 @@ func TestResetRestartsTheStream(t *testing.T) {
 	defer cancel()
 	resets := make(chan checkpoint.Position, 1)
 	done := make(chan error, 1)
-	go func() { done <- runStream(ctx, client, c, tracker, resets, logptest.NewTestingLogger(t, "")) }()
+	go func() { done <- runStream(ctx, client, c, queued, tracker, resets, logptest.NewTestingLogger(t, "")) }()
 
 	waitUntil(t, "the first pass", func() bool { mu.Lock(); defer mu.Unlock(); return len(saved) > 0 && saved[len(saved)-1] == "10-0" })
 	resets <- checkpoint.Position{StartFrom: "3-0"}

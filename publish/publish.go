@@ -41,13 +41,28 @@ type docRef struct {
 	key   docKey
 }
 
+// Options tune the pipeline client.
+type Options struct {
+	// PlainFields turns libbeat's event normalisation off: the documents
+	// hold only JSON types (maps, []any, strings, numbers, booleans), no
+	// nil, and no document shares a map or slice with another, so the
+	// deep copy and type conversion libbeat makes of every event are not
+	// needed (a tenth of the beat's CPU, issue #6).
+	PlainFields bool
+}
+
 // New connects one pipeline client whose acknowledgements feed tracker.
-func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *Metrics) (*Publisher, error) {
+func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *Metrics, opts Options) (*Publisher, error) {
 	p := &Publisher{tracker: tracker, metrics: metrics, inflight: map[docKey]int{}}
 	p.cond = sync.NewCond(&p.mu)
-	client, err := pipeline.ConnectWith(beat.ClientConfig{
+	cfg := beat.ClientConfig{
 		EventListener: acker.EventPrivateReporter(func(_ int, privates []any) { p.acked(privates) }),
-	})
+	}
+	if opts.PlainFields {
+		normalize := false
+		cfg.Processing.EventNormalization = &normalize
+	}
+	client, err := pipeline.ConnectWith(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the publisher pipeline: %w", err)
 	}

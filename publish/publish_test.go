@@ -51,7 +51,7 @@ func TestSameDocumentWaits(t *testing.T) {
 	var saved []string
 	var mu sync.Mutex
 	tr := checkpoint.NewTracker(checkpoint.Position{}, func(p checkpoint.Position) { mu.Lock(); saved = append(saved, p.StartFrom); mu.Unlock() })
-	p, err := New(f, tr, nil)
+	p, err := New(f, tr, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -373,6 +373,9 @@ func TestBundlesMap(t *testing.T) {
 					t.Errorf("%s: %s: %v", filepath.Base(f), d.ID, problems)
 				}
 			}
+			if err := checkPlain(docs); err != nil {
+				t.Errorf("%s: %s: %v", filepath.Base(f), o.ID, err)
+			}
 			total++
 		}
 	}

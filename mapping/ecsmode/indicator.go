@@ -111,7 +111,13 @@ func (m *Mapper) indicatorFields(obj stix.Object) map[string]any {
 		phases := []any{}
 		for _, p := range kc {
 			if pm, ok := p.(map[string]any); ok {
-				phases = append(phases, map[string]any{"kill_chain_name": pm["kill_chain_name"], "phase_name": pm["phase_name"]})
+				phase := map[string]any{}
+				for _, k := range []string{"kill_chain_name", "phase_name"} {
+					if s, ok := pm[k].(string); ok {
+						phase[k] = s
+					}
+				}
+				phases = append(phases, phase)
 			}
 		}
 		f.set("opencti.indicator.kill_chain_phases", phases)
