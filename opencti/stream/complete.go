@@ -13,9 +13,10 @@ import (
 // message's id and let the position move past an event never read whole.
 type completeEvents struct {
 	r   io.Reader
-	buf []byte // read, not yet released
-	out []byte // released, not yet returned
-	err error
+	buf  []byte // read, not yet released
+	out  []byte // released, not yet returned
+	keep []byte // out's backing array, reused
+	err  error
 }
 
 func newCompleteEvents(r io.Reader) *completeEvents {
@@ -39,7 +40,9 @@ func (c *completeEvents) Read(p []byte) (int, error) {
 		c.buf = c.buf[:len(c.buf)+n]
 		if end := lastEventEnd(c.buf[from:]); end > 0 {
 			end += from
-			c.out = append(c.out[:0], c.buf[:end]...)
+			// out is empty here: its backing array is free again.
+			c.keep = append(c.keep[:0], c.buf[:end]...)
+			c.out = c.keep
 			c.buf = append(c.buf[:0], c.buf[end:]...)
 		}
 		if err != nil {
