@@ -124,7 +124,7 @@ func Run() error {
 // skips it); BENCH_BEAT_EXTRA (YAML appended to the beat's configuration,
 // e.g. "output.elasticsearch.worker: 2"); BENCH_SKIP_FAST=1 (OpenSearch parts
 // only). OPENCTIBEAT_OPENSEARCH_URL uses a running engine instead of
-// starting one.
+// starting one. The sightings module has its own target, BenchSightings.
 func Bench() error {
 	mg.Deps(Build)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -144,6 +144,25 @@ func Bench() error {
 		}
 	}
 	return err
+}
+
+// BenchSightings runs the sightings benchmark (issue #6) and prints its
+// figures: 100,000 alerts over 1,000 indicators are bulk-loaded into a local
+// OpenSearch (not timed), then the sightings module polls them to the end
+// against the project's fake OpenCTI and every sighting count is checked
+// exact. It prints alerts/s, polls, mutations made, GraphQL requests, CPU
+// (test process and engine), and one "BENCH_SIGHTINGS_JSON {...}" line; no
+// time is asserted. Knobs: BENCH_SIGHTINGS_ALERTS, BENCH_SIGHTINGS_INDICATORS.
+// OPENCTIBEAT_OPENSEARCH_URL uses a running engine instead of starting one.
+func BenchSightings() error {
+	url, stop, err := engine("bench-sightings")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return sh.RunWithV(map[string]string{engineEnv: url, requireEnv: "1"},
+		"go", "test", "-tags", "integration", "-count=1", "-timeout", "60m",
+		"-run", "^$", "-bench", "^BenchmarkIntegrationSightings$", "-benchtime", "1x", "./module/sightings/")
 }
 
 // Faults runs the fault-injection suite at full scale (issue #6): 20

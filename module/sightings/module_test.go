@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +37,8 @@ type harness struct {
 	mutate  func(*Config)
 	wrap    func(OpenCTI) OpenCTI
 	inds    []fakeIndicator
+	// timeout, when set, is the client's opencti.timeout.
+	timeout time.Duration
 }
 
 func newHarness(t testing.TB, src alertSource, indicators int) *harness {
@@ -65,6 +69,9 @@ func (h *harness) module(reg *monitoring.Registry) *Module {
 	h.t.Helper()
 	conn := opencti.DefaultConfig()
 	conn.URL, conn.Token = h.octiURL, "t"
+	if h.timeout > 0 {
+		conn.Transport.Timeout = h.timeout
+	}
 	client, err := api.New(conn, api.WithRetry(2, time.Millisecond, 2*time.Millisecond))
 	if err != nil {
 		h.t.Fatal(err)
@@ -327,6 +334,141 @@ func TestLostAnswersAreNotCountedTwice(t *testing.T) {
 			if n := h.f.mutationCount(); n != 5 {
 				t.Errorf("OpenCTI applied %d mutations, want 5", n)
 			}
+		})
+	}
+}
+
+// answerHanger forwards GraphQL requests to the fake and lets the chosen
+// sighting mutations hang until the client gives up: after applying them
+// (the answer never comes) or without (the request never arrives).
+type answerHanger struct {
+	target  *url.URL
+	applied bool
+	sent    atomic.Int32 // sighting mutations received
+	hung    atomic.Int32 // of which left hanging
+
+	mu   sync.Mutex
+	hang map[int32]bool
+}
+
+// hangNext makes the next k sighting mutations hang.
+func (p *answerHanger) hangNext(k int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := int32(1); i <= k; i++ {
+		p.hang[p.sent.Load()+i] = true
+	}
+}
+
+func (p *answerHanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if bytes.Contains(body, []byte("OpenctibeatSightingAdd")) {
+		n := p.sent.Add(1)
+		p.mu.Lock()
+		hang := p.hang[n]
+		p.mu.Unlock()
+		if hang {
+			p.hung.Add(1)
+			if p.applied {
+				httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(httptest.NewRecorder(), r)
+			}
+			// Until the client hangs up; the cap only keeps a broken
+			// client from hanging the test (it then gets an empty answer).
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return
+		}
+	}
+	httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(w, r)
+}
+
+// checkTimedOut fails unless err is the sighting mutation timing out.
+func checkTimedOut(t *testing.T, err error) {
+	t.Helper()
+	var te *api.TransportError
+	var ne net.Error
+	if !errors.As(err, &te) || te.Operation != "OpenctibeatSightingAdd" || te.StatusCode != 0 || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("poll error %v, want the sighting mutation's timeout", err)
+	}
+	if !strings.Contains(err.Error(), "sighting of indicator") || !strings.Contains(err.Error(), "Timeout") {
+		t.Errorf("unclear poll error: %v", err)
+	}
+	t.Logf("the poll failed as it should: %v", err)
+}
+
+// TestHungOpenCTITimesOut: OpenCTI hangs on sighting mutations longer than
+// the client's timeout (opencti.timeout), after applying them or without.
+// A poll whose write gives up fails with the timeout and keeps its
+// checkpoint; a later poll reads the sighting again and sends only what is
+// missing; a single hang is retried within the poll the same way. In the
+// end every sighting is exact: none lost, none counted twice.
+func TestHungOpenCTITimesOut(t *testing.T) {
+	for _, applied := range []bool{true, false} {
+		t.Run(fmt.Sprintf("applied=%v", applied), func(t *testing.T) {
+			src := newMemSource()
+			h := newHarness(t, src, 4)
+			gs := memScenario(h, src)
+			u, _ := url.Parse(h.f.srv.URL())
+			p := &answerHanger{target: u, applied: applied, hang: map[int32]bool{}}
+			proxy := httptest.NewServer(p)
+			defer proxy.Close()
+			h.octiURL, h.timeout = proxy.URL, 500*time.Millisecond
+			m := h.module(monitoring.NewRegistry())
+			ctx := context.Background()
+
+			// One attempt per write: the second indicator's mutation
+			// hangs, the poll fails and saves nothing.
+			m.retry = 1
+			p.hang[2] = true
+			_, err := m.Poll(ctx)
+			checkTimedOut(t, err)
+			if _, err := os.Stat(m.StatePath()); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("state saved by a failed poll: %v", err)
+			}
+			wantApplied := 1
+			if applied {
+				wantApplied = 2
+			}
+			if n := h.f.mutationCount(); n != wantApplied {
+				t.Fatalf("OpenCTI applied %d mutations, want %d", n, wantApplied)
+			}
+
+			// The next poll retries; its first mutation hangs once and is
+			// retried within the poll.
+			m.retry = 2
+			p.hangNext(1)
+			pollAll(t, m)
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+			if n := h.f.mutationCount(); n != 4 {
+				t.Errorf("OpenCTI applied %d mutations, want 4 (one per indicator)", n)
+			}
+
+			// New alert for i0, whose mutation hangs: the poll fails, the
+			// next one brings the sighting to its total once.
+			more := genAlert{id: "h01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+			src.add("default", more)
+			gs = append(gs, more)
+			m.retry = 1
+			p.hangNext(1)
+			_, err = m.Poll(ctx)
+			checkTimedOut(t, err)
+			pollAll(t, m)
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+			if n := h.f.mutationCount(); n != 5 {
+				t.Errorf("OpenCTI applied %d mutations, want 5", n)
+			}
+			// Applied hangs are never sent again; unapplied ones once more.
+			wantSent := int32(5)
+			if !applied {
+				wantSent = 8
+			}
+			if hung, sent := p.hung.Load(), p.sent.Load(); hung != 3 || sent != wantSent {
+				t.Errorf("%d mutations sent, %d hung; want %d and 3", sent, hung, wantSent)
+			}
+			h.f.checkRequests(t)
 		})
 	}
 }

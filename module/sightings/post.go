@@ -2,6 +2,7 @@ package sightings
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti/api"
@@ -22,7 +23,7 @@ func (m *Module) post(ctx context.Context, b *batch, next *State) error {
 		got, sent, err := m.write(ctx, ind, key, target)
 		if err != nil {
 			if !rejected(err) {
-				return err
+				return fmt.Errorf("sighting of indicator %s (%s): %w", ind, key, err)
 			}
 			m.metrics.failure()
 			b.recheckIdentity = true
