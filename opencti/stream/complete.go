@@ -12,7 +12,7 @@ import (
 // (v2.10.0) hands such a tail over as an event, which would carry the cut
 // message's id and let the position move past an event never read whole.
 type completeEvents struct {
-	r   io.Reader
+	r    io.Reader
 	buf  []byte // read, not yet released
 	out  []byte // released, not yet returned
 	keep []byte // out's backing array, reused
