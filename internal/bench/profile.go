@@ -45,7 +45,7 @@ func prefix(ps ...string) func(string) bool {
 // memmove, hashing) are charged to the code that called them.
 var categories = []category{
 	{"gzip (output compression)", prefix("compress/", "github.com/klauspost/compress")},
-	{"encoding/json (event decoding)", prefix("encoding/json.")},
+	{"JSON decoding of events (segmentio/encoding)", prefix("github.com/segmentio/encoding", "encoding/json.")},
 	{"r3labs/sse (SSE parsing)", prefix("github.com/r3labs/sse")},
 	{"STIX pattern parser (ours)", has("openctibeat/openctibeat/stix/pattern")},
 	{"ecs mapping (ours)", has("openctibeat/openctibeat/mapping")},
