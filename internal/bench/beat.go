@@ -25,8 +25,12 @@ type beatConfig struct {
 	OutputURL    string
 	Index        string
 	FlushTimeout string // queue.mem.flush.timeout; "" = libbeat's default
-	PprofPort    int    // > 0: http endpoint with pprof on this port
-	Extra        string // more YAML
+	// Tuned adds the reference configuration's output and queue sizes
+	// (opencti-beat.yml: 2 workers, bulk_max_size 800, queue.mem.events
+	// 1600); false leaves libbeat's (1 worker, 1600, 3200).
+	Tuned     bool
+	PprofPort int    // > 0: http endpoint with pprof on this port
+	Extra     string // more YAML
 }
 
 const benchToken = "bench-token"
@@ -51,6 +55,9 @@ logging.to_files: false
 `, c.StreamURL, benchToken, c.Index, c.OutputURL)
 	if c.FlushTimeout != "" {
 		fmt.Fprintf(&b, "queue.mem.flush.timeout: %s\n", c.FlushTimeout)
+	}
+	if c.Tuned {
+		b.WriteString("output.elasticsearch.worker: 2\noutput.elasticsearch.bulk_max_size: 800\nqueue.mem.events: 1600\n")
 	}
 	if c.PprofPort > 0 {
 		fmt.Fprintf(&b, "http.enabled: true\nhttp.host: 127.0.0.1\nhttp.port: %d\nhttp.pprof.enabled: true\n", c.PprofPort)

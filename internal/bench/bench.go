@@ -41,6 +41,9 @@ type Options struct {
 	// FlushTimeout is the beat's queue.mem.flush.timeout ("" = libbeat's
 	// 10s default).
 	FlushTimeout string
+	// LibbeatDefaults runs the beat with libbeat's output and queue sizes
+	// instead of the reference configuration's.
+	LibbeatDefaults bool
 	// Profile adds a profiled fast-sink run and saves its CPU and heap
 	// profiles into Dir.
 	Profile bool
@@ -113,6 +116,7 @@ type Report struct {
 	GOMAXPROCS     int         `json:"gomaxprocs"`
 	FlushTimeout   string      `json:"queue_mem_flush_timeout"`
 	BeatExtra      string      `json:"beat_extra_config,omitempty"`
+	Sizes          string      `json:"output_queue_sizes"`
 	FastSink       *RunResult  `json:"beat_fast_sink,omitempty"`
 	FastSinkRuns   []float64   `json:"beat_fast_sink_runs_per_s,omitempty"`
 	Live           *RunResult  `json:"beat_fast_sink_live,omitempty"`
@@ -183,6 +187,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.printf("bench: %d indicators generated in %s: %.1f MB of SSE, %.0f bytes per event on average\n",
 		o.N, time.Since(t0).Round(time.Millisecond), float64(len(r.data.Bytes))/1e6, rep.AvgEventBytes)
 	r.printf("bench: machine: %d cores (GOMAXPROCS); other work on it shows up as noise\n", runtime.GOMAXPROCS(0))
+	rep.Sizes = "opencti-beat.yml: output.elasticsearch.worker 2, bulk_max_size 800, queue.mem.events 1600"
+	if o.LibbeatDefaults {
+		rep.Sizes = "libbeat defaults: output.elasticsearch.worker 1, bulk_max_size 1600, queue.mem.events 3200"
+	}
+	r.printf("bench: output and queue sizes: %s\n", rep.Sizes)
 	if o.BeatExtra != "" {
 		r.printf("bench: extra beat configuration: %q\n", o.BeatExtra)
 	}
@@ -371,7 +380,7 @@ func (r *runner) runBeat(ctx context.Context, b beatRun, srv *Server) (RunResult
 
 	dir := filepath.Join(r.o.Dir, b.name)
 	p, err := startBeat(r.o.Beat, dir, beatConfig{StreamURL: streamURL, OutputURL: out.URL, Index: benchIndex,
-		FlushTimeout: b.flush, PprofPort: pprofPort, Extra: b.extra + r.o.BeatExtra + "\n"})
+		FlushTimeout: b.flush, Tuned: !r.o.LibbeatDefaults, PprofPort: pprofPort, Extra: b.extra + r.o.BeatExtra + "\n"})
 	if err != nil {
 		return res, err
 	}

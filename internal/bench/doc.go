@@ -41,7 +41,9 @@
 // queue.mem.flush.timeout: 1s by default here; "default" for libbeat's 10s,
 // with which a backfill's last partial batch waits 10 s and a slow live feed
 // sees seconds of latency), BENCH_LIVE_RATE / BENCH_LIVE_SECONDS / BENCH_LIVE,
-// BENCH_OCTISERVER, BENCH_BEAT_EXTRA, BENCH_KEEP_CAPTURE;
+// BENCH_OCTISERVER, BENCH_BEAT_EXTRA, BENCH_KEEP_CAPTURE,
+// BENCH_LIBBEAT_DEFAULTS=1 (libbeat's output and queue sizes instead of
+// opencti-beat.yml's 2 workers, bulk_max_size 800, queue.mem.events 1600);
 // OPENCTIBEAT_OPENSEARCH_URL reuses a running engine. Everything lands in
 // build/bench/: one directory per run of the beat (configuration, data,
 // beat.log), report.json, and the profiles.

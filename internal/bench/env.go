@@ -53,6 +53,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	o.KeepCapture = getenv("BENCH_KEEP_CAPTURE") == "1"
 	o.SkipFast = getenv("BENCH_SKIP_FAST") == "1"
 	o.BeatExtra = getenv("BENCH_BEAT_EXTRA")
+	o.LibbeatDefaults = getenv("BENCH_LIBBEAT_DEFAULTS") == "1"
 	if getenv("BENCH_LIVE") == "0" {
 		o.LiveRate = 0
 	}

@@ -50,11 +50,11 @@ func TestCategorizeTraces(t *testing.T) {
 	}
 	want := map[string]float64{
 		"JSON decoding of events (segmentio/encoding)": 0.3,
-		catGC:                            0.2,
-		"ecs mapping (ours)":             0.1,
-		"r3labs/sse (SSE parsing)":       1.5,
-		"gzip (output compression)":      0.05,
-		catOther:                         0.05,
+		catGC:                       0.2,
+		"ecs mapping (ours)":        0.1,
+		"r3labs/sse (SSE parsing)":  1.5,
+		"gzip (output compression)": 0.05,
+		catOther:                    0.05,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("categories (-want +got):\n%s", diff)

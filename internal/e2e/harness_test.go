@@ -113,6 +113,8 @@ output.elasticsearch:
   backoff.init: 100ms
   backoff.max: 1s
   bulk_max_size: 200
+  # Two bulk requests in flight, as in the reference configuration.
+  worker: 2
 queue.mem.flush.timeout: 50ms
 setup.ilm.enabled: false
 http.enabled: true
