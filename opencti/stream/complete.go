@@ -1,9 +1,6 @@
 package stream
 
-import (
-	"bytes"
-	"io"
-)
+import "io"
 
 // completeEvents passes on only whole SSE messages: bytes up to the last
 // blank line (the end of a message). A message cut short by the end of the
@@ -55,13 +52,23 @@ func (c *completeEvents) Read(p []byte) (int, error) {
 }
 
 // lastEventEnd is the index just past the last blank line in b ("\n\n",
-// "\r\r" or "\r\n\r\n"), or 0.
+// "\r\r" or "\r\n\r\n"), or 0. It scans backwards from the end and stops
+// at the first one, so it reads about one message, not the whole read
+// (three bytes.LastIndex calls over each 64 KiB read cost 6.7% of the
+// beat's CPU: the two separators a stream does not use were searched
+// through to the start).
 func lastEventEnd(b []byte) int {
-	best := 0
-	for _, sep := range [][]byte{[]byte("\n\n"), []byte("\r\r"), []byte("\r\n\r\n")} {
-		if i := bytes.LastIndex(b, sep); i >= 0 && i+len(sep) > best {
-			best = i + len(sep)
+	for i := len(b) - 1; i >= 1; i-- {
+		switch b[i] {
+		case '\n':
+			if b[i-1] == '\n' || (i >= 3 && b[i-1] == '\r' && b[i-2] == '\n' && b[i-3] == '\r') {
+				return i + 1
+			}
+		case '\r':
+			if b[i-1] == '\r' {
+				return i + 1
+			}
 		}
 	}
-	return best
+	return 0
 }

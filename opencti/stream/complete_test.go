@@ -44,3 +44,36 @@ func TestCompleteEvents(t *testing.T) {
 		t.Fatalf("big message: %d bytes, err %v", len(got), err)
 	}
 }
+
+// TestLastEventEnd compares the backward scan with its definition: the end
+// of the last occurrence of any of the three blank-line separators.
+func TestLastEventEnd(t *testing.T) {
+	byDefinition := func(b []byte) int {
+		best := 0
+		for _, sep := range []string{"\n\n", "\r\r", "\r\n\r\n"} {
+			if i := bytes.LastIndex(b, []byte(sep)); i >= 0 && i+len(sep) > best {
+				best = i + len(sep)
+			}
+		}
+		return best
+	}
+	cases := []string{"", "\n", "\n\n", "a\n\nb", "a\r\rb", "a\r\n\r\nb", "\n\n\n", "\r\n\r\n\n", "x\r\n\r", "\n\r\n", "a\n\nb\r\rc", "a\r\rb\n\nc"}
+	// And every string of up to 6 bytes over the alphabet {a, \r, \n}.
+	alphabet := []byte("a\r\n")
+	var gen func(prefix []byte)
+	gen = func(prefix []byte) {
+		cases = append(cases, string(prefix))
+		if len(prefix) == 6 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(append(append([]byte(nil), prefix...), c))
+		}
+	}
+	gen(nil)
+	for _, c := range cases {
+		if got, want := lastEventEnd([]byte(c)), byDefinition([]byte(c)); got != want {
+			t.Errorf("lastEventEnd(%q) = %d, want %d", c, got, want)
+		}
+	}
+}
