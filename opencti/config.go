@@ -35,6 +35,11 @@ func (c *Config) Validate() error {
 	if c.Token == "" {
 		errs = append(errs, errors.New("openctibeat.opencti.token is empty: set it (or OPENCTI_TOKEN) to the API token of the OpenCTI user the beat reads as, preferably from the keystore as ${OPENCTI_TOKEN}"))
 	}
+	if c.Transport.Timeout <= 0 {
+		// Zero would mean no limit: a hung OpenCTI would hold a GraphQL
+		// call (sightings, connector pings) forever.
+		errs = append(errs, fmt.Errorf("openctibeat.opencti.timeout is %s: set a positive duration (default 90s); it bounds connecting to OpenCTI and each GraphQL request", c.Transport.Timeout))
+	}
 	return errors.Join(errs...)
 }
 
