@@ -285,93 +285,59 @@ func TestKilledAndRestarted(t *testing.T) {
 	}
 }
 
-// answerLoser forwards GraphQL requests to the fake and, for the chosen
-// sighting mutations, answers 502: after applying them (the answer is lost)
-// or before (the request is lost).
-type answerLoser struct {
-	target  *url.URL
-	n       atomic.Int32
-	lose    map[int32]bool
-	applied bool
-}
-
-func (p *answerLoser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if bytes.Contains(body, []byte("OpenctibeatSightingAdd")) && p.lose[p.n.Add(1)] {
-		if p.applied {
-			httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(httptest.NewRecorder(), r)
-		}
-		http.Error(w, "bad gateway", http.StatusBadGateway)
-		return
-	}
-	httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(w, r)
-}
-
-func TestLostAnswersAreNotCountedTwice(t *testing.T) {
-	for _, applied := range []bool{true, false} {
-		t.Run(fmt.Sprintf("applied=%v", applied), func(t *testing.T) {
-			src := newMemSource()
-			h := newHarness(t, src, 4)
-			gs := memScenario(h, src)
-			u, _ := url.Parse(h.f.srv.URL())
-			p := &answerLoser{target: u, applied: applied, lose: map[int32]bool{1: true, 3: true, 4: true}}
-			proxy := httptest.NewServer(p)
-			defer proxy.Close()
-			h.octiURL = proxy.URL
-			m := h.module(monitoring.NewRegistry())
-			pollAll(t, m)
-			h.f.checkSightings(t, h.identity(), expectations(gs))
-			// Grow i0 and lose that answer too: the retry must send the
-			// total's difference only once.
-			more := genAlert{id: "e01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
-			src.add("default", more)
-			gs = append(gs, more)
-			p.lose[p.n.Load()+1] = true
-			pollAll(t, m)
-			h.f.checkSightings(t, h.identity(), expectations(gs))
-			// Each lost mutation was applied exactly once in the end.
-			if n := h.f.mutationCount(); n != 5 {
-				t.Errorf("OpenCTI applied %d mutations, want 5", n)
-			}
-		})
-	}
-}
-
-// answerHanger forwards GraphQL requests to the fake and lets the chosen
-// sighting mutations hang until the client gives up: after applying them
-// (the answer never comes) or without (the request never arrives).
-type answerHanger struct {
+// faultyOpenCTI forwards GraphQL requests to the fake; the chosen sighting
+// mutations (counted from 1) fail: answered 502, or left hanging until the
+// client gives up (hang), after being applied (the answer is lost) or not
+// (the request is lost).
+type faultyOpenCTI struct {
 	target  *url.URL
 	applied bool
+	hang    bool
 	sent    atomic.Int32 // sighting mutations received
-	hung    atomic.Int32 // of which left hanging
+	failed  atomic.Int32 // of which failed
 
 	mu   sync.Mutex
-	hang map[int32]bool
+	fail map[int32]bool
 }
 
-// hangNext makes the next k sighting mutations hang.
-func (p *answerHanger) hangNext(k int32) {
+func newFaultyOpenCTI(t *testing.T, fakeURL string, applied, hang bool, fail ...int32) *faultyOpenCTI {
+	t.Helper()
+	u, err := url.Parse(fakeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultyOpenCTI{target: u, applied: applied, hang: hang, fail: map[int32]bool{}}
+	for _, n := range fail {
+		p.fail[n] = true
+	}
+	return p
+}
+
+// failNext makes the next k sighting mutations fail.
+func (p *faultyOpenCTI) failNext(k int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := int32(1); i <= k; i++ {
-		p.hang[p.sent.Load()+i] = true
+		p.fail[p.sent.Load()+i] = true
 	}
 }
 
-func (p *answerHanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *faultyOpenCTI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if bytes.Contains(body, []byte("OpenctibeatSightingAdd")) {
 		n := p.sent.Add(1)
 		p.mu.Lock()
-		hang := p.hang[n]
+		fail := p.fail[n]
 		p.mu.Unlock()
-		if hang {
-			p.hung.Add(1)
+		if fail {
+			p.failed.Add(1)
 			if p.applied {
 				httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(httptest.NewRecorder(), r)
+			}
+			if !p.hang {
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
 			}
 			// Until the client hangs up; the cap only keeps a broken
 			// client from hanging the test (it then gets an empty answer).
@@ -383,6 +349,35 @@ func (p *answerHanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httputil.NewSingleHostReverseProxy(p.target).ServeHTTP(w, r)
+}
+
+func TestLostAnswersAreNotCountedTwice(t *testing.T) {
+	for _, applied := range []bool{true, false} {
+		t.Run(fmt.Sprintf("applied=%v", applied), func(t *testing.T) {
+			src := newMemSource()
+			h := newHarness(t, src, 4)
+			gs := memScenario(h, src)
+			p := newFaultyOpenCTI(t, h.f.srv.URL(), applied, false, 1, 3, 4)
+			proxy := httptest.NewServer(p)
+			defer proxy.Close()
+			h.octiURL = proxy.URL
+			m := h.module(monitoring.NewRegistry())
+			pollAll(t, m)
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+			// Grow i0 and lose that answer too: the retry must send the
+			// total's difference only once.
+			more := genAlert{id: "e01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+			src.add("default", more)
+			gs = append(gs, more)
+			p.failNext(1)
+			pollAll(t, m)
+			h.f.checkSightings(t, h.identity(), expectations(gs))
+			// Each lost mutation was applied exactly once in the end.
+			if n := h.f.mutationCount(); n != 5 {
+				t.Errorf("OpenCTI applied %d mutations, want 5", n)
+			}
+		})
+	}
 }
 
 // checkTimedOut fails unless err is the sighting mutation timing out.
@@ -411,8 +406,7 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			src := newMemSource()
 			h := newHarness(t, src, 4)
 			gs := memScenario(h, src)
-			u, _ := url.Parse(h.f.srv.URL())
-			p := &answerHanger{target: u, applied: applied, hang: map[int32]bool{}}
+			p := newFaultyOpenCTI(t, h.f.srv.URL(), applied, true, 2)
 			proxy := httptest.NewServer(p)
 			defer proxy.Close()
 			h.octiURL, h.timeout = proxy.URL, 500*time.Millisecond
@@ -422,7 +416,6 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			// One attempt per write: the second indicator's mutation
 			// hangs, the poll fails and saves nothing.
 			m.retry = 1
-			p.hang[2] = true
 			_, err := m.Poll(ctx)
 			checkTimedOut(t, err)
 			if _, err := os.Stat(m.StatePath()); !errors.Is(err, os.ErrNotExist) {
@@ -439,7 +432,7 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			// The next poll retries; its first mutation hangs once and is
 			// retried within the poll.
 			m.retry = 2
-			p.hangNext(1)
+			p.failNext(1)
 			pollAll(t, m)
 			h.f.checkSightings(t, h.identity(), expectations(gs))
 			if n := h.f.mutationCount(); n != 4 {
@@ -452,7 +445,7 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			src.add("default", more)
 			gs = append(gs, more)
 			m.retry = 1
-			p.hangNext(1)
+			p.failNext(1)
 			_, err = m.Poll(ctx)
 			checkTimedOut(t, err)
 			pollAll(t, m)
@@ -465,7 +458,7 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			if !applied {
 				wantSent = 8
 			}
-			if hung, sent := p.hung.Load(), p.sent.Load(); hung != 3 || sent != wantSent {
+			if hung, sent := p.failed.Load(), p.sent.Load(); hung != 3 || sent != wantSent {
 				t.Errorf("%d mutations sent, %d hung; want %d and 3", sent, hung, wantSent)
 			}
 			h.f.checkRequests(t)
