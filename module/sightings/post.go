@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/openctibeat/openctibeat/internal/ctxsleep"
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti/api"
 )
@@ -77,7 +78,7 @@ func (m *Module) write(ctx context.Context, indicator, key string, target Totals
 			return api.Sighting{}, false, err
 		}
 		m.log.Debugw("sighting mutation failed; reading the sighting again before retrying", "sighting_stix_id", key, "attempt", attempt+1, "error", err)
-		if err := sleepCtx(ctx, m.backoff<<attempt); err != nil {
+		if err := ctxsleep.Sleep(ctx, m.backoff<<attempt); err != nil {
 			return api.Sighting{}, false, err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/elastic-agent-libs/monitoring"
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/openctibeat/openctibeat/internal/ctxsleep"
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti/api"
 )
@@ -163,7 +164,7 @@ func (m *Module) Run(ctx context.Context) error {
 		if more {
 			continue
 		}
-		if err := sleepCtx(ctx, m.cfg.Interval); err != nil {
+		if err := ctxsleep.Sleep(ctx, m.cfg.Interval); err != nil {
 			return err
 		}
 	}
@@ -258,15 +259,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

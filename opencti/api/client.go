@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/elastic-agent-libs/logp"
 
+	"github.com/openctibeat/openctibeat/internal/ctxsleep"
 	"github.com/openctibeat/openctibeat/opencti"
 )
 
@@ -77,7 +78,7 @@ func New(cfg opencti.Config, opts ...Option) (*Client, error) {
 		retries:     DefaultRetries,
 		backoffInit: DefaultBackoffInit,
 		backoffMax:  DefaultBackoffMax,
-		sleep:       sleepCtx,
+		sleep:       ctxsleep.Sleep,
 	}
 	for _, o := range opts {
 		o(c)
@@ -194,15 +195,4 @@ func truncate(s string) string {
 		return s[:maxErrorBodyInError] + "..."
 	}
 	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

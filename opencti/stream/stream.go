@@ -16,6 +16,7 @@ import (
 
 	"github.com/elastic/elastic-agent-libs/logp"
 
+	"github.com/openctibeat/openctibeat/internal/ctxsleep"
 	"github.com/openctibeat/openctibeat/opencti"
 )
 
@@ -110,7 +111,7 @@ func New(conn opencti.Config, cfg Config, log *logp.Logger, metrics *Metrics) (*
 		http:    &http.Client{Transport: rt},
 		log:     log,
 		metrics: metrics,
-		sleep:   sleepCtx,
+		sleep:   ctxsleep.Sleep,
 	}, nil
 }
 
@@ -238,15 +239,4 @@ func newBackoff(cfg BackoffConfig) backoff.BackOff {
 	b.MaxElapsedTime = 0 // never give up
 	b.Reset()
 	return b
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
