@@ -11,10 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openctibeat/openctibeat/internal/testbed/engine"
 )
 
 // LoadResult is what the plain loader measured.
@@ -167,35 +168,9 @@ func postBulk(ctx context.Context, c *http.Client, engineURL string, body []byte
 	return len(r.Items), r.Errors, nil
 }
 
-// engineDo sends one request to the engine and returns status and body.
-func engineDo(method, base, path string, q url.Values, body string) (int, []byte, error) {
-	u := strings.TrimRight(base, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
 // deleteIndex removes index (missing is fine).
 func deleteIndex(base, index string) error {
-	status, b, err := engineDo(http.MethodDelete, base, "/"+url.PathEscape(index), url.Values{"ignore_unavailable": {"true"}}, "")
+	status, b, err := engine.Request(http.MethodDelete, base, "/"+url.PathEscape(index), url.Values{"ignore_unavailable": {"true"}}, "")
 	if err != nil {
 		return err
 	}
@@ -207,10 +182,10 @@ func deleteIndex(base, index string) error {
 
 // countDocs refreshes index and counts its documents.
 func countDocs(base, index string) (int, error) {
-	if _, _, err := engineDo(http.MethodPost, base, "/"+url.PathEscape(index)+"/_refresh", nil, ""); err != nil {
+	if _, _, err := engine.Request(http.MethodPost, base, "/"+url.PathEscape(index)+"/_refresh", nil, ""); err != nil {
 		return 0, err
 	}
-	status, b, err := engineDo(http.MethodGet, base, "/"+url.PathEscape(index)+"/_count", nil, "")
+	status, b, err := engine.Request(http.MethodGet, base, "/"+url.PathEscape(index)+"/_count", nil, "")
 	if err != nil {
 		return 0, err
 	}

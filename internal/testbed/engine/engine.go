@@ -200,6 +200,16 @@ func do(t testing.TB, method, baseURL, path string, query url.Values, body strin
 
 func doOnce(t testing.TB, method, baseURL, path string, query url.Values, body string) (int, []byte) {
 	t.Helper()
+	status, b, err := Request(method, baseURL, path, query, body)
+	if err != nil {
+		t.Fatalf("engine: %v (is the engine running? %s)", err, howToStart)
+	}
+	return status, b
+}
+
+// Request sends one JSON request to the engine and returns the status and
+// the body of the answer.
+func Request(method, baseURL, path string, query url.Values, body string) (int, []byte, error) {
 	u := strings.TrimRight(baseURL, "/") + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -210,7 +220,7 @@ func doOnce(t testing.TB, method, baseURL, path string, query url.Values, body s
 	}
 	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
-		t.Fatalf("engine: %s %s: %v", method, u, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != "" {
@@ -218,14 +228,14 @@ func doOnce(t testing.TB, method, baseURL, path string, query url.Values, body s
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("engine: %s %s: %v (is the engine running? %s)", method, u, err, howToStart)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("engine: %s %s: reading the answer: %v", method, u, err)
+		return 0, nil, fmt.Errorf("%s %s: reading the answer: %w", method, u, err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
 }
 
 // String returns a short description of the hit, for test messages.
