@@ -54,9 +54,30 @@ type Options struct {
 	StoppedStreams []string
 	// Events is the initial history.
 	Events []Event
-	// HeartbeatInterval is the idle time after which a heartbeat is sent;
-	// default 5s.
+	// HeartbeatInterval is the period of each connection's heartbeat
+	// timer (OpenCTI's app:live_stream:heartbeat_period); default 5s.
 	HeartbeatInterval time.Duration
+	// Objects are in the platform's database from the start, without a
+	// stream event (see AddObjects).
+	Objects []any
+	// Delay is the default of the stream's "delay" option: the time the
+	// platform waits after each dependency sent, each recovery page and
+	// each Redis batch. Default 0.
+	Delay time.Duration
+	// RecoveryPageSize is the number of objects a recovery lists a page;
+	// default 500.
+	RecoveryPageSize int
+	// OnRecoveryPage, when set, is called on the connection's goroutine
+	// between the listing of each recovery page and the load of its
+	// objects (page counts from 0): a test can change objects there, as
+	// users change the platform during a recovery.
+	OnRecoveryPage func(page int)
+	// BatchTime is how long the Redis reader blocks for new events before
+	// handing over an empty batch (STREAM_BATCH_TIME); default 5s.
+	BatchTime time.Duration
+	// CacheSize is the size of each connection's cache of objects sent
+	// (app:live_stream:cache_max_size); default 5000.
+	CacheSize int
 	// Schema is the path of a relay.schema.graphql; default: the embedded
 	// copy of OpenCTI 7.260817.0's schema.
 	Schema string
@@ -155,8 +176,14 @@ type Server struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 
+	batchTime time.Duration
+	pageSize  int
+	cacheSize int
+
 	mu         sync.RWMutex
 	history    []storedEvent
+	base       int // absolute index of history[0] (events trimmed before it)
+	db         *database
 	lastKey    idKey // key of the last event with an id
 	idCount    int   // number of events with an id (Redis stream length)
 	firstID    string
@@ -198,6 +225,19 @@ func Serve(addr string, opts Options) (*Server, error) {
 		dropAfter:  -1,
 		resolvers:  map[string]func(GraphQLCall) (any, []string){},
 		connectors: map[string]*connector{},
+		db:         newDatabase(),
+		batchTime:  opts.BatchTime,
+		pageSize:   opts.RecoveryPageSize,
+		cacheSize:  opts.CacheSize,
+	}
+	if s.batchTime <= 0 {
+		s.batchTime = 5 * time.Second
+	}
+	if s.pageSize <= 0 {
+		s.pageSize = 500
+	}
+	if s.cacheSize <= 0 {
+		s.cacheSize = 5000
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -212,6 +252,9 @@ func Serve(addr string, opts Options) (*Server, error) {
 		s.stopped[id] = true
 	}
 	s.registerDefaultResolvers()
+	if err := s.AddObjects(opts.Objects...); err != nil {
+		return nil, err
+	}
 	s.appendLocked(opts.Events)
 
 	ln, err := net.Listen("tcp", addr)
@@ -301,8 +344,9 @@ func (s *Server) DropConnections() {
 }
 
 // DropAfter makes the next stream connection drop (abruptly, server side)
-// after it has sent n events (events from the history or recovered ones;
-// the connected event and heartbeats do not count). n <= 0 drops right
+// after it has sent n messages with an id (events from the history,
+// dependencies and recovered objects; the connected event and heartbeats
+// do not count). n <= 0 drops right
 // after the connected event.
 func (s *Server) DropAfter(n int) {
 	s.mu.Lock()
