@@ -47,53 +47,62 @@ type consumer struct {
 	consumerParams
 
 	mu sync.Mutex
-	// received is the position after the last message handed over; the
-	// next connection starts there.
-	received checkpoint.Position
+	// cursor holds the position after the last message handed over: the
+	// next connection starts there (the position rules are in checkpoint).
+	cursor *checkpoint.Cursor
 }
 
 var _ stream.Handler = (*consumer)(nil)
 
 func newConsumer(p consumerParams) *consumer {
-	return &consumer{consumerParams: p, received: p.start}
+	return &consumer{consumerParams: p, cursor: checkpoint.NewCursor(p.start)}
 }
 
-// StartPoint resumes after the last message received: everything received
-// is in the pipeline, which retries until the output acknowledges it. A
-// recovery not yet complete is redone.
+// StartPoint resumes after the last message group received whole:
+// everything received is in the pipeline, which retries until the output
+// acknowledges it, and a group only partly received is read again whole
+// (the same rule as the saved position's). A recovery not yet complete is
+// redone.
 func (c *consumer) StartPoint() stream.Start {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return stream.Start{From: c.received.StartFrom, Recover: c.received.RecoverUntil}
+	pos := c.cursor.Position()
+	return stream.Start{From: pos.StartFrom, Recover: pos.RecoverUntil}
 }
 
 // reset makes the next connection start at pos.
 func (c *consumer) reset(pos checkpoint.Position) {
 	c.mu.Lock()
-	c.received = pos
+	c.cursor.Reset(pos)
 	c.mu.Unlock()
 }
 
-func (c *consumer) Connected() { c.metrics.connections.Inc() }
+// Connected starts a new connection: what the previous one left
+// incomplete is sent again.
+func (c *consumer) Connected() {
+	c.metrics.connections.Inc()
+	c.mu.Lock()
+	c.cursor.Begin()
+	c.mu.Unlock()
+}
 
 func (c *consumer) Disconnected(error) {}
 
 // Handle processes one message.
 func (c *consumer) Handle(msg stream.Message) {
 	c.metrics.receive(msg.Event)
-	if c.lag != nil && msg.ID != "" {
+	// A heartbeat's id is not an event's: when nothing new came it is the
+	// platform's current time.
+	if c.lag != nil && msg.ID != "" && msg.Event != "heartbeat" {
 		c.lag.seen(msg.ID)
 	}
-	c.mu.Lock()
-	before := c.received
-	pos := c.received.Next(msg.ID, msg.Event == "heartbeat")
-	c.received = pos
-	c.mu.Unlock()
-
-	docs, ok := c.documents(msg, before)
+	docs, live, ok := c.documents(msg)
 	if !ok {
 		docs = nil
 	}
+	c.mu.Lock()
+	pos := c.cursor.Next(checkpoint.Message{ID: msg.ID, Heartbeat: msg.Event == "heartbeat", Live: live})
+	c.mu.Unlock()
 	c.publisher.Publish(pos, docs)
 	if c.expiry != nil {
 		for _, d := range docs {
@@ -140,8 +149,9 @@ func onlyDeletes(docs []mapping.Doc) []mapping.Doc {
 }
 
 // documents decodes and maps a message. ok is false when the message was
-// refused (it is then counted and logged).
-func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (docs []mapping.Doc, ok bool) {
+// refused (it is then counted and logged). live tells that the message is
+// one of the stream's own events (see checkpoint.Message).
+func (c *consumer) documents(msg stream.Message) (docs []mapping.Doc, live, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.metrics.skip("panic")
@@ -153,18 +163,21 @@ func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (do
 	case "create", "update", "delete", "merge":
 	case "connected":
 		c.log.Infow("connected to the OpenCTI live stream", "data", string(msg.Data))
-		return nil, true
+		return nil, false, true
 	case "heartbeat", "consumer_metrics":
-		return nil, true
+		return nil, false, true
 	case "no-recover":
-		c.log.Warnw("OpenCTI cannot recover the stream from the requested point", "event_id", msg.ID, "data", string(msg.Data), "from", before.StartFrom)
-		return nil, true
+		c.mu.Lock()
+		from := c.cursor.Position().StartFrom
+		c.mu.Unlock()
+		c.log.Warnw("OpenCTI cannot recover the stream from the requested point", "event_id", msg.ID, "data", string(msg.Data), "from", from)
+		return nil, false, true
 	case "error":
 		c.log.Errorw("OpenCTI reported a stream error", "event_id", msg.ID, "data", string(msg.Data))
-		return nil, true
+		return nil, false, true
 	default:
 		c.log.Debugw("ignoring an unknown stream event", "event_id", msg.ID, "event", msg.Event)
-		return nil, true
+		return nil, false, true
 	}
 	ev, err := event.Decode(msg)
 	if err != nil {
@@ -174,8 +187,10 @@ func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (do
 		}
 		c.metrics.skip(reason)
 		c.log.Warnw("malformed stream event skipped", "event_id", msg.ID, "event", msg.Event, "reason", reason, "error", err)
-		return nil, false
+		return nil, false, false
 	}
+	live = checkpoint.IsLive(ev.Referer)
+	c.metrics.replayed(ev.Referer)
 	ev, dropped := c.applyFilter(ev)
 	docs, err = c.mapper.Map(ev)
 	if dropped {
@@ -188,7 +203,7 @@ func (c *consumer) documents(msg stream.Message, before checkpoint.Position) (do
 		}
 		c.metrics.skip(reason)
 		c.log.Warnw("stream event cannot be mapped; its valid documents are written, the rest skipped", "event_id", msg.ID, "event", msg.Event, "stix_id", ev.Object.ID, "reason", reason, "error", err)
-		return docs, true
+		return docs, live, true
 	}
-	return docs, true
+	return docs, live, true
 }

@@ -63,17 +63,20 @@ func TestConsumer(t *testing.T) {
 		}
 		got = append(got, p.pos.StartFrom+"="+strings.Join(ops, ","))
 	}
+	// Each position is the last group of one id received whole: a
+	// message's own id becomes the position once a later message, or a
+	// heartbeat with a later id, arrives (never the heartbeat's own id).
 	want := []string{
 		"0-0=",
-		"1-0=index:cee1aad9-81a9-4e38-a829-a06b56b29338",
-		"2-0=", "3-0=", "4-0=", "5-0=",
-		"6-0=delete:cee1aad9-81a9-4e38-a829-a06b56b29338",
-		"7-0=",
+		"0-0=index:cee1aad9-81a9-4e38-a829-a06b56b29338",
+		"1-0=", "2-0=", "3-0=", "3-0=",
+		"5-0=delete:cee1aad9-81a9-4e38-a829-a06b56b29338",
+		"6-0=",
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("published\n%v\nwant\n%v", got, want)
 	}
-	if s := c.StartPoint(); s.From != "7-0" || s.Recover != "" {
+	if s := c.StartPoint(); s.From != "6-0" || s.Recover != "" {
 		t.Fatalf("start point %+v", s)
 	}
 	snap := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false)
@@ -100,7 +103,7 @@ func TestConsumerSurvivesPanics(t *testing.T) {
 		log: logptest.NewTestingLogger(t, ""), metrics: newMetrics(reg),
 	})
 	c.Handle(stream.Message{ID: "1-0", Event: "create", Data: []byte(`{"data":` + indicator + `}`)})
-	if len(pub.got) != 1 || len(pub.got[0].docs) != 0 || pub.got[0].pos.StartFrom != "1-0" {
+	if len(pub.got) != 1 || len(pub.got[0].docs) != 0 || pub.got[0].pos.StartFrom != "0-0" {
 		t.Fatalf("published %+v", pub.got)
 	}
 	snap := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false)
@@ -125,5 +128,47 @@ func TestFirstPosition(t *testing.T) {
 		if got := firstPosition(configStart(tt.from, tt.recover), now); got != tt.want {
 			t.Errorf("firstPosition(%s, %v) = %+v, want %+v", tt.from, tt.recover, got, tt.want)
 		}
+	}
+}
+
+// TestConsumerRecoveryPositions: through decoding, the position stays the
+// recovery while recovered objects, their dependencies and heartbeats
+// repeating their ids come, even with synthetic ids after the recover
+// date, and leaves it on the stream's own event after the recover date.
+func TestConsumerRecoveryPositions(t *testing.T) {
+	pub := &fakePublisher{}
+	start := checkpoint.Position{StartFrom: "0-0", RecoverUntil: "2024-01-01T00:00:00.000Z"} // 1704067200000
+	c := newConsumer(consumerParams{
+		start: start, mapper: stixmode.New(stixmode.DefaultConfig()), publisher: pub,
+		log: logptest.NewTestingLogger(t, ""), metrics: newMetrics(monitoring.NewRegistry()),
+	})
+	with := func(referer string) []byte {
+		return []byte(`{"data":` + indicator + `,"message":"creates a Indicator","origin":{"referer":"` + referer + `"},"version":"4"}`)
+	}
+	live := []byte(`{"version":"4","type":"create","scope":"external","origin":{"user_id":"x"},"data":` + indicator + `}`)
+	c.Connected()
+	for _, m := range []stream.Message{
+		{ID: "1600000000000-0", Event: "create", Data: with("dependencies")},
+		{ID: "1600000000000-0", Event: "create", Data: with("init")},
+		{ID: "1600000000000-0", Event: "heartbeat", Data: []byte(`"2020-09-13T12:26:40.000Z"`)},
+		{ID: "1704067300000-0", Event: "create", Data: with("init")}, // updated during the recovery
+		{ID: "1704067300000-0", Event: "heartbeat", Data: []byte(`"2024-01-01T00:01:40.000Z"`)},
+		{ID: "1704067400000-0", Event: "create", Data: with("dependencies")},
+		{ID: "1704067400000-0", Event: "create", Data: live},
+		{ID: "1704067500000-0", Event: "create", Data: live},
+	} {
+		c.Handle(m)
+	}
+	var got []string
+	for _, p := range pub.got {
+		got = append(got, p.pos.StartFrom+"|"+p.pos.RecoverUntil)
+	}
+	r := "0-0|2024-01-01T00:00:00.000Z"
+	want := []string{r, r, r, r, r, r, "1704067200000-0|", "1704067400000-0|"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("positions\n%v\nwant\n%v", got, want)
+	}
+	if s := c.StartPoint(); s.From != "1704067400000-0" || s.Recover != "" {
+		t.Fatalf("start point %+v", s)
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // lag reports how far the acknowledged position is behind the newest event
-// id seen on the stream, in seconds (event ids are Redis stream ids whose
+// id seen on the stream (heartbeats excluded), in seconds (event ids are Redis stream ids whose
 // first part is a time in ms): openctibeat.stream.lag_seconds.
 type lag struct {
 	mu     sync.Mutex

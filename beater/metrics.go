@@ -6,10 +6,13 @@ import (
 	"github.com/elastic/elastic-agent-libs/monitoring"
 )
 
-// metrics counts stream messages by event name and skipped events by reason.
+// metrics counts stream messages by event name, the objects OpenCTI sent
+// on its own (origin.referer "init": a recovery; "dependencies": objects an
+// event refers to, sent before it) and skipped events by reason.
 type metrics struct {
 	connections *monitoring.Uint
 	received    *counterSet
+	origin      *counterSet
 	skipped     *counterSet
 }
 
@@ -17,6 +20,7 @@ func newMetrics(reg *monitoring.Registry) *metrics {
 	return &metrics{
 		connections: monitoring.NewUint(reg, "connections_total"),
 		received:    newCounterSet(reg.GetOrCreateRegistry("received"), knownEvents),
+		origin:      newCounterSet(reg.GetOrCreateRegistry("origin"), knownOrigins),
 		skipped:     newCounterSet(reg.GetOrCreateRegistry("skipped"), nil),
 	}
 }
@@ -27,8 +31,18 @@ var knownEvents = map[string]bool{
 	"heartbeat": true, "consumer_metrics": true, "no-recover": true, "error": true,
 }
 
+// knownOrigins are the referers counted under events.origin.
+var knownOrigins = map[string]bool{"init": true, "dependencies": true}
+
 func (m *metrics) receive(name string) { m.received.inc(name) }
-func (m *metrics) skip(reason string)  { m.skipped.inc(reason) }
+
+// replayed counts a data event OpenCTI sent on its own.
+func (m *metrics) replayed(referer string) {
+	if knownOrigins[referer] {
+		m.origin.inc(referer)
+	}
+}
+func (m *metrics) skip(reason string) { m.skipped.inc(reason) }
 
 // counterSet is a family of counters <name>_total created on first use.
 type counterSet struct {

@@ -20,37 +20,6 @@ type Position struct {
 // Recovering tells whether the position still needs a recovery.
 func (p Position) Recovering() bool { return p.RecoverUntil != "" }
 
-// Next is the position after a message with id received on a connection
-// that started at p. heartbeat marks messages that only carry the stream's
-// current id. Messages without id leave the position as it is.
-func (p Position) Next(id string, heartbeat bool) Position {
-	if id == "" {
-		return p
-	}
-	if !p.Recovering() {
-		return Position{StartFrom: id}
-	}
-	until, err := time.Parse(time.RFC3339Nano, p.RecoverUntil)
-	if err != nil {
-		return p
-	}
-	recoverID := EventID{Millis: uint64(until.UnixMilli())}
-	eid, err := ParseEventID(id)
-	if err != nil {
-		return p
-	}
-	switch {
-	case recoverID.Less(eid):
-		// Tailing past the recover date: recovery is complete.
-		return Position{StartFrom: id}
-	case heartbeat:
-		// OpenCTI sends heartbeats only once it tails, so the recovery is
-		// complete; resume from the recover date or the heartbeat's id.
-		return Position{StartFrom: maxID(eid, recoverID).String()}
-	}
-	return p
-}
-
 // EventID is a Redis stream id.
 type EventID struct{ Millis, Seq uint64 }
 
@@ -77,10 +46,3 @@ func (e EventID) Less(o EventID) bool {
 func (e EventID) Time() time.Time { return time.UnixMilli(int64(e.Millis)).UTC() }
 
 func (e EventID) String() string { return fmt.Sprintf("%d-%d", e.Millis, e.Seq) }
-
-func maxID(a, b EventID) EventID {
-	if a.Less(b) {
-		return b
-	}
-	return a
-}

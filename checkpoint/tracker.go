@@ -20,8 +20,13 @@ type Entry struct {
 	dead      bool // dropped by Reset: its acknowledgements no longer count
 }
 
-// NewTracker starts at start and calls onSave (from the acknowledging
-// goroutine, never concurrently) each time the acknowledged position moves.
+// NewTracker starts at start and calls onSave each time the acknowledged
+// position moves (or is reset), in the order the positions were reached:
+// onSave runs under the tracker's lock, so it must be quick and must not
+// call the tracker. (Called outside the lock, an acknowledgement racing
+// the publishing goroutine or a reset could hand over an older position
+// after a newer one: the saved position moved backwards or overwrote a
+// reset.)
 func NewTracker(start Position, onSave func(Position)) *Tracker {
 	return &Tracker{saved: start, onSave: onSave}
 }
@@ -31,12 +36,9 @@ func NewTracker(start Position, onSave func(Position)) *Tracker {
 func (t *Tracker) Add(pos Position, docs int) *Entry {
 	e := &Entry{pos: pos, remaining: docs}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.pending = append(t.pending, e)
-	saved, ok := t.advanceLocked()
-	t.mu.Unlock()
-	if ok {
-		t.onSave(saved)
-	}
+	t.advanceLocked()
 	return e
 }
 
@@ -45,16 +47,13 @@ func (t *Tracker) Add(pos Position, docs int) *Entry {
 // are ignored.
 func (t *Tracker) ACK(privates []any) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	for _, p := range privates {
 		if e, ok := p.(*Entry); ok && !e.dead && e.remaining > 0 {
 			e.remaining--
 		}
 	}
-	saved, ok := t.advanceLocked()
-	t.mu.Unlock()
-	if ok {
-		t.onSave(saved)
-	}
+	t.advanceLocked()
 }
 
 // Reset restarts the tracker at pos: messages received before are dropped
@@ -62,12 +61,12 @@ func (t *Tracker) ACK(privates []any) {
 // operator's reset of the connector's state in OpenCTI.
 func (t *Tracker) Reset(pos Position) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	for _, e := range t.pending[t.head:] {
 		e.dead = true
 	}
 	t.pending, t.head = nil, 0
 	t.saved = pos
-	t.mu.Unlock()
 	t.onSave(pos)
 }
 
@@ -78,7 +77,9 @@ func (t *Tracker) Pending() int {
 	return len(t.pending) - t.head
 }
 
-func (t *Tracker) advanceLocked() (Position, bool) {
+// advanceLocked moves past the acknowledged prefix and hands a new
+// position to onSave.
+func (t *Tracker) advanceLocked() {
 	var last *Entry
 	for t.head < len(t.pending) && t.pending[t.head].remaining == 0 {
 		last = t.pending[t.head]
@@ -90,8 +91,11 @@ func (t *Tracker) advanceLocked() (Position, bool) {
 		t.head = 0
 	}
 	if last == nil || last.pos == t.saved {
-		return Position{}, false
+		return
 	}
 	t.saved = last.pos
-	return last.pos, true
+	t.onSave(last.pos)
 }
+
+// Position is where the stream is after the entry's message.
+func (e *Entry) Position() Position { return e.pos }

@@ -17,20 +17,41 @@ import (
 //
 // It never has two writes of the same document in flight: libbeat's
 // Elasticsearch output retries failed bulk items after later items went
-// through, which would let a retried create land after the delete that
-// followed it. A write of a document whose previous write is not yet
-// acknowledged waits for that acknowledgement. Writes of different
-// documents commute, so they are not held back.
+// through, and its workers send bulk requests in parallel, either of
+// which would let an older write of a document land after a newer one
+// (a retried create after its delete). A write of a document whose
+// previous write is not yet acknowledged is parked, in stream order, and
+// published once that acknowledgement comes; writes of other documents
+// commute, so they go on meanwhile. (Holding everything back behind the
+// parked write instead made each such write cost a whole round trip of
+// the output, flush timeout included: OpenCTI sends an object again as a
+// dependency of its own event and of its relationships, so this is
+// common, and a stream with dependency groups crawled.) At most
+// maxParked writes wait; beyond that Publish waits.
+//
+// The position is unaffected by the order of publishing: every message's
+// entry is added to the tracker in stream order when it is handed over,
+// and the tracker moves the position only over a prefix of messages whose
+// documents were all acknowledged.
 type Publisher struct {
 	client  beat.Client
 	tracker *checkpoint.Tracker
 	metrics *Metrics
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	inflight map[docKey]int
-	closed   bool
+	mu        sync.Mutex
+	cond      *sync.Cond
+	inflight  map[docKey]bool         // a write of the document is in the pipeline
+	parked    map[docKey][]beat.Event // later writes of documents in flight, in order
+	nParked   int
+	ready     []beat.Event // parked writes released by an acknowledgement
+	closed    bool
+	released  chan struct{} // closed when the releasing goroutine ended
+	maxParked int
 }
+
+// maxParked bounds the writes waiting for an earlier write of their
+// document (a few MB of documents at most).
+const maxParked = 4096
 
 // docKey identifies a document in the engine.
 type docKey struct{ index, id string }
@@ -53,7 +74,8 @@ type Options struct {
 
 // New connects one pipeline client whose acknowledgements feed tracker.
 func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *Metrics, opts Options) (*Publisher, error) {
-	p := &Publisher{tracker: tracker, metrics: metrics, inflight: map[docKey]int{}}
+	p := &Publisher{tracker: tracker, metrics: metrics, inflight: map[docKey]bool{}, parked: map[docKey][]beat.Event{},
+		released: make(chan struct{}), maxParked: maxParked}
 	p.cond = sync.NewCond(&p.mu)
 	cfg := beat.ClientConfig{
 		EventListener: acker.EventPrivateReporter(func(_ int, privates []any) { p.acked(privates) }),
@@ -67,9 +89,12 @@ func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *
 		return nil, fmt.Errorf("connect to the publisher pipeline: %w", err)
 	}
 	p.client = client
+	go p.release()
 	return p, nil
 }
 
+// acked runs on libbeat's acknowledging goroutine: it must not block on
+// the pipeline, so released writes are published by release.
 func (p *Publisher) acked(privates []any) {
 	p.metrics.acked(len(privates))
 	entries := make([]any, 0, len(privates))
@@ -80,15 +105,43 @@ func (p *Publisher) acked(privates []any) {
 			continue
 		}
 		entries = append(entries, ref.entry)
-		if n := p.inflight[ref.key]; n <= 1 {
+		next := p.parked[ref.key]
+		if len(next) == 0 {
 			delete(p.inflight, ref.key)
-		} else {
-			p.inflight[ref.key] = n - 1
+			continue
 		}
+		p.ready = append(p.ready, next[0])
+		if len(next) == 1 {
+			delete(p.parked, ref.key)
+		} else {
+			p.parked[ref.key] = next[1:]
+		}
+		p.nParked--
 	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.tracker.ACK(entries)
+}
+
+// release publishes the parked writes acknowledgements release, until
+// Close.
+func (p *Publisher) release() {
+	defer close(p.released)
+	for {
+		p.mu.Lock()
+		for len(p.ready) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		evs := p.ready
+		p.ready = nil
+		p.mu.Unlock()
+		p.metrics.published(len(evs))
+		p.client.PublishAll(evs)
+	}
 }
 
 // Publish publishes docs for the message that moved the stream to pos. With
@@ -96,12 +149,8 @@ func (p *Publisher) acked(privates []any) {
 // everything before it is acknowledged. It returns without publishing once
 // the publisher is closed.
 func (p *Publisher) Publish(pos checkpoint.Position, docs []mapping.Doc) {
-	keys := make([]docKey, len(docs))
-	for i, d := range docs {
-		keys[i] = docKey{d.Index, d.ID}
-	}
 	p.mu.Lock()
-	for !p.closed && p.anyInflight(keys) {
+	for !p.closed && p.nParked+len(docs) > p.maxParked && p.nParked > 0 {
 		p.metrics.waited()
 		p.cond.Wait()
 	}
@@ -109,40 +158,40 @@ func (p *Publisher) Publish(pos checkpoint.Position, docs []mapping.Doc) {
 		p.mu.Unlock()
 		return
 	}
-	for _, k := range keys {
-		p.inflight[k]++
+	entry := p.tracker.Add(pos, len(docs))
+	var send []beat.Event
+	for _, d := range docs {
+		key := docKey{d.Index, d.ID}
+		ev := Event(d, &docRef{entry: entry, key: key})
+		if p.inflight[key] {
+			p.parked[key] = append(p.parked[key], ev)
+			p.nParked++
+			p.metrics.parkedWrite()
+			continue
+		}
+		p.inflight[key] = true
+		send = append(send, ev)
 	}
 	p.mu.Unlock()
-
-	entry := p.tracker.Add(pos, len(docs))
-	if len(docs) == 0 {
+	if len(send) == 0 {
 		return
 	}
-	evs := make([]beat.Event, len(docs))
-	for i, d := range docs {
-		evs[i] = Event(d, &docRef{entry: entry, key: keys[i]})
-	}
-	p.metrics.published(len(evs))
-	p.client.PublishAll(evs)
-}
-
-func (p *Publisher) anyInflight(keys []docKey) bool {
-	for _, k := range keys {
-		if p.inflight[k] > 0 {
-			return true
-		}
-	}
-	return false
+	p.metrics.published(len(send))
+	p.client.PublishAll(send)
 }
 
 // Close stops publishing and closes the pipeline client (which waits up to
-// the pipeline's close timeout for outstanding acknowledgements).
+// the pipeline's close timeout for outstanding acknowledgements). Parked
+// writes are not published: their messages are never acknowledged, so the
+// position stays before them and they are read again after a restart.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.cond.Broadcast()
 	p.mu.Unlock()
-	return p.client.Close()
+	err := p.client.Close() // releases a PublishAll blocked on a full queue
+	<-p.released
+	return err
 }
 
 // Event converts a document into a beat.Event.

@@ -67,6 +67,11 @@ type Event struct {
 	Sources []stix.Object
 	// Message is OpenCTI's description of the change.
 	Message string
+	// Referer is the envelope's origin.referer: "init" for an object
+	// replayed by a recovery, "dependencies" for an object sent before the
+	// event that refers to it (both as "create", with the id of the event
+	// they precede), else what the change's origin says (usually nothing).
+	Referer string
 	// Previous holds, for an update, the values the update replaced (from
 	// context.reverse_patch), by top-level property name. A property
 	// absent here was not changed, or its old value is unknown.
@@ -99,9 +104,12 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // envelope is decoded in one pass, the objects straight into maps.
 type envelope struct {
-	Version string         `json:"version"`
-	Type    string         `json:"type"`
-	Message string         `json:"message"`
+	Version string `json:"version"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	Origin  struct {
+		Referer string `json:"referer"`
+	} `json:"origin"`
 	Data    map[string]any `json:"data"`
 	Context *struct {
 		Sources      []map[string]any `json:"sources"`
@@ -132,7 +140,7 @@ func Decode(msg stream.Message) (Event, error) {
 	if err != nil {
 		return fail(reasonOf(err), fmt.Errorf("data: %w", err))
 	}
-	ev := Event{ID: msg.ID, Kind: kind, Object: obj, Message: env.Message}
+	ev := Event{ID: msg.ID, Kind: kind, Object: obj, Message: env.Message, Referer: env.Origin.Referer}
 	if kind == Update && env.Context != nil {
 		ev.Previous = previousValues(env.Context.ReversePatch)
 	}
