@@ -10,4 +10,10 @@
 // recovery. Errors that a retry cannot fix (a bad token: HTTP 401) are
 // reported to the caller as a *StatusError and retried with the maximum
 // back-off, never ending the process.
+//
+// Only whole messages are handed over: a message cut by the end of a
+// connection is dropped (the reconnect resumes before it), and a message
+// over Config.MaxEventSize is read past, in bounded memory, and handed over
+// in its place with its id and event name but without its data
+// (Message.Oversize), for the caller to skip.
 package stream

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,10 @@ type Message struct {
 	ID    string
 	Event string
 	Data  []byte
+	// Oversize, when positive, is the size in bytes of a message larger
+	// than Config.MaxEventSize: its data was read past and dropped (Data is
+	// nil); ID and Event are the message's own. The caller skips it.
+	Oversize int
 }
 
 // Start is where a connection starts reading.
@@ -161,7 +166,11 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		fmt.Sprintf("with-inferences=%t", c.cfg.WithInferences))
 	endpoint += "?" + strings.Join(q, "&")
 
-	client := sse.NewClient(endpoint, sse.ClientMaxBufferSize(c.cfg.MaxEventSize))
+	// completeEvents hands r3labs no message over MaxEventSize (oversize
+	// ones become a small marker); r3labs' scanner may hold up to 3 more
+	// bytes (a blank line it ended sooner than completeEvents), so its
+	// limit, above both, never trips.
+	client := sse.NewClient(endpoint, sse.ClientMaxBufferSize(c.cfg.MaxEventSize+4<<10))
 	client.Connection = c.http
 	client.ReconnectStrategy = &backoff.StopBackOff{}
 	client.Headers["Authorization"] = "Bearer " + c.conn.Token.Reveal()
@@ -178,7 +187,7 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 			resp.Body = struct {
 				io.Reader
 				io.Closer
-			}{newCompleteEvents(resp.Body), resp.Body}
+			}{newCompleteEvents(resp.Body, c.cfg.MaxEventSize), resp.Body}
 			return nil
 		}
 		defer resp.Body.Close()
@@ -205,6 +214,9 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		if len(ev.ID) > 0 && ev.Event != nil && string(ev.Event) != "connected" {
 			msg.ID = string(ev.ID)
 		}
+		if msg.Event == oversizeEvent {
+			msg = oversizeMessage(msg)
+		}
 		// r3labs gives id-less messages the previous id: only the
 		// message's own id counts, and only id-bearing messages prove
 		// that the connection is alive.
@@ -230,6 +242,16 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		err = io.EOF // a clean close by the server is a disconnect too
 	}
 	return connected, err
+}
+
+// oversizeMessage turns a marker of completeEvents back into the message
+// it stands for.
+func oversizeMessage(marker Message) Message {
+	var d oversizeData
+	if err := json.Unmarshal(marker.Data, &d); err != nil || d.Bytes <= 0 {
+		d.Bytes = max(len(marker.Data), 1) // a server's own message of that name
+	}
+	return Message{ID: marker.ID, Event: d.Event, Oversize: d.Bytes}
 }
 
 func newBackoff(cfg BackoffConfig) backoff.BackOff {
