@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -101,6 +102,9 @@ type Client struct {
 	metrics *Metrics
 	// clock and sleep are injected for tests.
 	sleep func(ctx context.Context, d time.Duration) error
+	// furthest is the furthest message id handed over (or started from)
+	// so far; only Run's goroutine uses it.
+	furthest eventID
 }
 
 // New builds a client from a validated configuration.
@@ -121,15 +125,24 @@ func New(conn opencti.Config, cfg Config, log *logp.Logger, metrics *Metrics) (*
 }
 
 // Run reads until ctx ends. It returns only ctx's error.
+//
+// The back-off between connections is reset only by a connection that got
+// further than any before it: one that handed over a message whose id is
+// past every id handed over before and past its start point. Being
+// accepted is not enough: a server that accepts and then drops every
+// connection, a message that ends every connection, or a recovery that
+// starts again and ends at the same point each time, meet a growing wait
+// instead of a reconnect at the initial interval forever. Heartbeats count:
+// their id is the stream's, which moved.
 func (c *Client) Run(ctx context.Context, h Handler) error {
 	b := newBackoff(c.cfg.Backoff)
 	for {
 		start := h.StartPoint()
-		connected, err := c.connect(ctx, start, h)
+		progressed, err := c.connect(ctx, start, h)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if connected {
+		if progressed {
 			b.Reset()
 		}
 		h.Disconnected(err)
@@ -148,8 +161,9 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 }
 
-// connect runs one connection; connected tells whether streaming started.
-func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected bool, err error) {
+// connect runs one connection; progressed tells whether it handed over a
+// message with an id past c.furthest (which it moves).
+func (c *Client) connect(ctx context.Context, start Start, h Handler) (progressed bool, err error) {
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -178,10 +192,13 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 	if start.From != "" {
 		client.LastEventID.Store([]byte(start.From))
 	}
+	if from, ok := parseEventID(start.From); ok && c.furthest.less(from) {
+		c.furthest = from
+	}
 	var once sync.Once
 	client.ResponseValidator = func(_ *sse.Client, resp *http.Response) error {
 		if resp.StatusCode == http.StatusOK {
-			once.Do(func() { connected = true; h.Connected() })
+			once.Do(h.Connected)
 			// Only whole messages reach r3labs: a message cut by the end of
 			// the connection is dropped, not handed over truncated.
 			resp.Body = struct {
@@ -221,6 +238,9 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		// message's own id counts, and only id-bearing messages prove
 		// that the connection is alive.
 		alive := msg.ID != "" || msg.Event == "connected"
+		if id, ok := parseEventID(msg.ID); ok && c.furthest.less(id) {
+			c.furthest, progressed = id, true
+		}
 		h.Handle(msg)
 		if alive {
 			aliveAt = time.Now()
@@ -241,8 +261,27 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 	if err == nil {
 		err = io.EOF // a clean close by the server is a disconnect too
 	}
-	return connected, err
+	return progressed, err
 }
+
+// eventID is a stream message id "<ms>-<seq>" (a Redis stream id, as
+// checkpoint.EventID, which this package does not import).
+type eventID struct{ ms, seq uint64 }
+
+// parseEventID parses "<ms>-<seq>"; ok is false for anything else (an
+// empty id, a date): such ids are never past another.
+func parseEventID(s string) (id eventID, ok bool) {
+	ms, seq, found := strings.Cut(s, "-")
+	if !found {
+		return id, false
+	}
+	var err1, err2 error
+	id.ms, err1 = strconv.ParseUint(ms, 10, 64)
+	id.seq, err2 = strconv.ParseUint(seq, 10, 64)
+	return id, err1 == nil && err2 == nil
+}
+
+func (a eventID) less(b eventID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }
 
 // oversizeMessage turns a marker of completeEvents back into the message
 // it stands for.

@@ -27,11 +27,15 @@ type recorder struct {
 	conns   int
 	onMsg   func(Message)
 	recover string
+	restart bool // every connection starts where the first did (a recovery redone)
 }
 
 func (r *recorder) StartPoint() Start {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.restart {
+		return Start{Recover: r.recover}
+	}
 	return Start{From: r.last, Recover: r.recover}
 }
 
@@ -443,6 +447,71 @@ func TestOversizeMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := oversizeMessage(tt.marker); fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBackoffResetsOnProgress: the wait between connections goes back to
+// the initial interval only after a connection that handed over a message
+// past every one before; connections that are accepted and then deliver
+// nothing new meet a growing wait.
+func TestBackoffResetsOnProgress(t *testing.T) {
+	const init = 10 * time.Millisecond
+	tests := []struct {
+		name string
+		// serve writes connection n's messages (n from 0); the server then
+		// closes the connection.
+		serve    func(w http.ResponseWriter, n int)
+		recover  bool // the handler starts each connection from the start
+		progress bool // every connection progresses
+	}{
+		{"accepted then dropped", func(w http.ResponseWriter, _ int) { writeEvent(w, "", "connected", `{}`) }, false, false},
+		{"the same message each time", func(w http.ResponseWriter, _ int) { writeEvent(w, "5-0", "create", `{}`) }, false, false},
+		{"a heartbeat at the start point", func(w http.ResponseWriter, _ int) { writeEvent(w, "5-0", "heartbeat", `"x"`) }, false, false},
+		{"a recovery ending at the same point", func(w http.ResponseWriter, _ int) {
+			for _, id := range []string{"1-0", "2-0", "3-0"} {
+				writeEvent(w, id, "create", `{}`)
+			}
+		}, true, false},
+		{"a new message each time", func(w http.ResponseWriter, n int) { writeEvent(w, fmt.Sprintf("%d-0", n+1), "create", `{}`) }, false, true},
+		{"a new heartbeat each time", func(w http.ResponseWriter, n int) { writeEvent(w, fmt.Sprintf("%d-1", n+1), "heartbeat", `"x"`) }, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				i := n
+				n++
+				mu.Unlock()
+				w.Header().Set("Content-Type", "text/event-stream")
+				tt.serve(w, i)
+			}))
+			defer srv.Close()
+			rec := &recorder{restart: tt.recover}
+			c := testClient(t, srv.URL, func(c *Config) { c.Backoff = BackoffConfig{Init: init, Max: 100 * init} })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var waits []time.Duration
+			c.sleep = func(ctx context.Context, d time.Duration) error {
+				if waits = append(waits, d); len(waits) == 8 {
+					cancel()
+				}
+				return ctx.Err()
+			}
+			if err := c.Run(ctx, rec); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run returned %v", err)
+			}
+			// The initial interval is randomised by up to 50%; after seven
+			// steps of 1.5 without reset the wait is at least 8 times it.
+			last := waits[len(waits)-1]
+			if tt.progress && last > init*3/2 {
+				t.Fatalf("waits %v: a connection that made progress did not reset the back-off", waits)
+			}
+			if !tt.progress && last < 8*init {
+				t.Fatalf("waits %v: connections that delivered nothing new reset the back-off", waits)
 			}
 		})
 	}
