@@ -159,6 +159,12 @@ func (c *consumer) documents(msg stream.Message) (docs []mapping.Doc, live, ok b
 			docs, ok = nil, false
 		}
 	}()
+	if msg.Oversize > 0 {
+		c.metrics.skip("oversize")
+		c.log.Warnw("stream message larger than openctibeat.stream.max_event_size skipped; raise the setting to receive such messages",
+			"event_id", msg.ID, "event", msg.Event, "bytes", msg.Oversize)
+		return nil, false, false
+	}
 	switch msg.Event {
 	case "create", "update", "delete", "merge":
 	case "connected":

@@ -51,6 +51,8 @@ func TestConsumer(t *testing.T) {
 		{ID: "5-0", Event: "something-new", Data: []byte(`{}`)},
 		{ID: "6-0", Event: "delete", Data: []byte(`{"data":` + indicator + `}`)},
 		{ID: "7-0", Event: "error", Data: []byte(`{"message":"boom"}`)},
+		{ID: "8-0", Event: "create", Oversize: 20 << 20}, // data dropped by the stream
+		{ID: "9-0", Event: "create", Data: []byte(strings.Repeat("[", 1<<20))},
 	}
 	for _, m := range msgs {
 		c.Handle(m)
@@ -71,24 +73,25 @@ func TestConsumer(t *testing.T) {
 		"0-0=index:cee1aad9-81a9-4e38-a829-a06b56b29338",
 		"1-0=", "2-0=", "3-0=", "3-0=",
 		"5-0=delete:cee1aad9-81a9-4e38-a829-a06b56b29338",
-		"6-0=",
+		"6-0=", "7-0=", "8-0=",
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("published\n%v\nwant\n%v", got, want)
 	}
-	if s := c.StartPoint(); s.From != "6-0" || s.Recover != "" {
+	if s := c.StartPoint(); s.From != "8-0" || s.Recover != "" {
 		t.Fatalf("start point %+v", s)
 	}
 	snap := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false)
 	for k, v := range map[string]int64{
-		"received.create_total": 2, "received.other_total": 1, "received.heartbeat_total": 1,
-		"skipped.malformed_json_total": 1, "skipped.invalid_object_total": 1,
+		"received.create_total": 4, "received.other_total": 1, "received.heartbeat_total": 1,
+		"skipped.malformed_json_total": 1, "skipped.invalid_object_total": 1, "skipped.oversize_total": 1,
+		"skipped.too_deep_total": 1,
 	} {
 		if snap.Ints[k] != v {
 			t.Errorf("metric %s = %d, want %d (all: %v)", k, snap.Ints[k], v, snap.Ints)
 		}
 	}
-	for _, id := range []string{"2-0", "3-0"} {
+	for _, id := range []string{"2-0", "3-0", "8-0", "9-0"} {
 		if logs.FilterField(logpField("event_id", id)).Len() == 0 {
 			t.Errorf("no log line names event %s", id)
 		}

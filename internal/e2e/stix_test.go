@@ -276,23 +276,29 @@ func mixedFrom(s *scenario, start, n int) []octiserver.Event {
 	return s.events[from:]
 }
 
-// TestMalformedEvents: malformed events are counted, logged with their id
-// and skipped; later events are still indexed.
+// TestMalformedEvents: malformed events (a message over max_event_size
+// and JSON nested too deep among them) are counted, logged with their id
+// and skipped on the same connection; later events are still indexed.
 func TestMalformedEvents(t *testing.T) {
+	const maxEventSize = 64 << 10
 	s := newScenario()
 	s.create(object("indicator", 1, 1))
 	bad := map[string]string{
-		s.raw("create", `{"version":"4","data":{"type":"indicator"`):                             "malformed_json",
-		s.raw("update", `{"version":"4","type":"update"}`):                                       "missing_field",
-		s.raw("create", `{"version":"4","data":{"type":"Not A Type!","id":"x"}}`):                "invalid_object",
-		s.raw("merge", `{"version":"4","data":`+string(mustJSON(object("indicator", 1, 2)))+`}`): "missing_field",
+		s.raw("create", `{"version":"4","data":{"type":"indicator","x":"`+strings.Repeat("a", maxEventSize)+`"}}`): "oversize",
+		s.raw("update", `{"version":"4","data":`+strings.Repeat("[", 10000)+`}`):                                   "too_deep",
+		s.raw("create", `{"version":"4","data":{"type":"indicator"`):                                               "malformed_json",
+		s.raw("update", `{"version":"4","type":"update"}`):                                                         "missing_field",
+		s.raw("create", `{"version":"4","data":{"type":"Not A Type!","id":"x"}}`):                                  "invalid_object",
+		s.raw("merge", `{"version":"4","data":`+string(mustJSON(object("indicator", 1, 2)))+`}`):                   "missing_field",
 		s.raw("create", `null`): "missing_field",
 	}
 	s.raw("something_new", `{"whatever":true}`)
 	s.create(object("malware", 2, 1))
 	s.update(object("indicator", 1, 3))
 	b := newBed(t, s.events)
-	p := startBeat(t, t.TempDir(), b.options())
+	o := b.options()
+	o.extra = fmt.Sprintf("openctibeat.stream.max_event_size: %d", maxEventSize)
+	p := startBeat(t, t.TempDir(), o)
 	b.waitState(s.want, 60*time.Second)
 	waitPosition(t, p, s.lastID(), 30*time.Second)
 	want := map[string]int{}
@@ -300,6 +306,9 @@ func TestMalformedEvents(t *testing.T) {
 		want[reason]++
 	}
 	stats := p.stats()
+	if n := stats["openctibeat.stream.reconnects_total"]; n != 0 {
+		t.Errorf("%v reconnects: a bad event broke the connection", n)
+	}
 	for reason, n := range want {
 		if got := stats["openctibeat.events.skipped."+reason+"_total"]; int(got) != n {
 			t.Errorf("skipped.%s_total = %v, want %d", reason, got, n)

@@ -84,6 +84,8 @@ type Reason string
 // The reasons an event is refused.
 const (
 	ReasonMalformedJSON Reason = "malformed_json"
+	// ReasonTooDeep is JSON nested deeper than MaxDepth.
+	ReasonTooDeep       Reason = "too_deep"
 	ReasonMissingField  Reason = "missing_field"
 	ReasonInvalidObject Reason = "invalid_object"
 )
@@ -128,6 +130,9 @@ func Decode(msg stream.Message) (Event, error) {
 	}
 	if msg.ID == "" {
 		return fail(ReasonMissingField, errors.New("message has no id"))
+	}
+	if off := depthExceeded(msg.Data, MaxDepth); off >= 0 {
+		return fail(ReasonTooDeep, fmt.Errorf("JSON nested deeper than %d levels at byte %d of %d; no STIX object is this deep", MaxDepth, off, len(msg.Data)))
 	}
 	var env envelope
 	if err := json.Unmarshal(msg.Data, &env); err != nil {

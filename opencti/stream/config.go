@@ -25,7 +25,10 @@ type Config struct {
 	IdleTimeout time.Duration `config:"idle_timeout"`
 	// Backoff bounds the wait between reconnects.
 	Backoff BackoffConfig `config:"backoff"`
-	// MaxEventSize is the largest SSE message accepted, in bytes.
+	// MaxEventSize is the largest SSE message accepted, in bytes, its
+	// blank line included. A larger one is read past without being kept
+	// and handed over with Message.Oversize set, in its place, so that the
+	// caller skips it and the stream goes on.
 	MaxEventSize int `config:"max_event_size"`
 }
 

@@ -2,11 +2,13 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +28,10 @@ type Message struct {
 	ID    string
 	Event string
 	Data  []byte
+	// Oversize, when positive, is the size in bytes of a message larger
+	// than Config.MaxEventSize: its data was read past and dropped (Data is
+	// nil); ID and Event are the message's own. The caller skips it.
+	Oversize int
 }
 
 // Start is where a connection starts reading.
@@ -96,6 +102,9 @@ type Client struct {
 	metrics *Metrics
 	// clock and sleep are injected for tests.
 	sleep func(ctx context.Context, d time.Duration) error
+	// furthest is the furthest message id handed over (or started from)
+	// so far; only Run's goroutine uses it.
+	furthest eventID
 }
 
 // New builds a client from a validated configuration.
@@ -116,15 +125,24 @@ func New(conn opencti.Config, cfg Config, log *logp.Logger, metrics *Metrics) (*
 }
 
 // Run reads until ctx ends. It returns only ctx's error.
+//
+// The back-off between connections is reset only by a connection that got
+// further than any before it: one that handed over a message whose id is
+// past every id handed over before and past its start point. Being
+// accepted is not enough: a server that accepts and then drops every
+// connection, a message that ends every connection, or a recovery that
+// starts again and ends at the same point each time, meet a growing wait
+// instead of a reconnect at the initial interval forever. Heartbeats count:
+// their id is the stream's, which moved.
 func (c *Client) Run(ctx context.Context, h Handler) error {
 	b := newBackoff(c.cfg.Backoff)
 	for {
 		start := h.StartPoint()
-		connected, err := c.connect(ctx, start, h)
+		progressed, err := c.connect(ctx, start, h)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if connected {
+		if progressed {
 			b.Reset()
 		}
 		h.Disconnected(err)
@@ -143,8 +161,9 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 }
 
-// connect runs one connection; connected tells whether streaming started.
-func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected bool, err error) {
+// connect runs one connection; progressed tells whether it handed over a
+// message with an id past c.furthest (which it moves).
+func (c *Client) connect(ctx context.Context, start Start, h Handler) (progressed bool, err error) {
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -161,7 +180,11 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		fmt.Sprintf("with-inferences=%t", c.cfg.WithInferences))
 	endpoint += "?" + strings.Join(q, "&")
 
-	client := sse.NewClient(endpoint, sse.ClientMaxBufferSize(c.cfg.MaxEventSize))
+	// completeEvents hands r3labs no message over MaxEventSize (oversize
+	// ones become a small marker); r3labs' scanner may hold up to 3 more
+	// bytes (a blank line it ended sooner than completeEvents), so its
+	// limit, above both, never trips.
+	client := sse.NewClient(endpoint, sse.ClientMaxBufferSize(c.cfg.MaxEventSize+4<<10))
 	client.Connection = c.http
 	client.ReconnectStrategy = &backoff.StopBackOff{}
 	client.Headers["Authorization"] = "Bearer " + c.conn.Token.Reveal()
@@ -169,16 +192,19 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 	if start.From != "" {
 		client.LastEventID.Store([]byte(start.From))
 	}
+	if from, ok := parseEventID(start.From); ok && c.furthest.less(from) {
+		c.furthest = from
+	}
 	var once sync.Once
 	client.ResponseValidator = func(_ *sse.Client, resp *http.Response) error {
 		if resp.StatusCode == http.StatusOK {
-			once.Do(func() { connected = true; h.Connected() })
+			once.Do(h.Connected)
 			// Only whole messages reach r3labs: a message cut by the end of
 			// the connection is dropped, not handed over truncated.
 			resp.Body = struct {
 				io.Reader
 				io.Closer
-			}{newCompleteEvents(resp.Body), resp.Body}
+			}{newCompleteEvents(resp.Body, c.cfg.MaxEventSize), resp.Body}
 			return nil
 		}
 		defer resp.Body.Close()
@@ -205,10 +231,16 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 		if len(ev.ID) > 0 && ev.Event != nil && string(ev.Event) != "connected" {
 			msg.ID = string(ev.ID)
 		}
+		if msg.Event == oversizeEvent {
+			msg = oversizeMessage(msg)
+		}
 		// r3labs gives id-less messages the previous id: only the
 		// message's own id counts, and only id-bearing messages prove
 		// that the connection is alive.
 		alive := msg.ID != "" || msg.Event == "connected"
+		if id, ok := parseEventID(msg.ID); ok && c.furthest.less(id) {
+			c.furthest, progressed = id, true
+		}
 		h.Handle(msg)
 		if alive {
 			aliveAt = time.Now()
@@ -229,7 +261,36 @@ func (c *Client) connect(ctx context.Context, start Start, h Handler) (connected
 	if err == nil {
 		err = io.EOF // a clean close by the server is a disconnect too
 	}
-	return connected, err
+	return progressed, err
+}
+
+// eventID is a stream message id "<ms>-<seq>" (a Redis stream id, as
+// checkpoint.EventID, which this package does not import).
+type eventID struct{ ms, seq uint64 }
+
+// parseEventID parses "<ms>-<seq>"; ok is false for anything else (an
+// empty id, a date): such ids are never past another.
+func parseEventID(s string) (id eventID, ok bool) {
+	ms, seq, found := strings.Cut(s, "-")
+	if !found {
+		return id, false
+	}
+	var err1, err2 error
+	id.ms, err1 = strconv.ParseUint(ms, 10, 64)
+	id.seq, err2 = strconv.ParseUint(seq, 10, 64)
+	return id, err1 == nil && err2 == nil
+}
+
+func (a eventID) less(b eventID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }
+
+// oversizeMessage turns a marker of completeEvents back into the message
+// it stands for.
+func oversizeMessage(marker Message) Message {
+	var d oversizeData
+	if err := json.Unmarshal(marker.Data, &d); err != nil || d.Bytes <= 0 {
+		d.Bytes = max(len(marker.Data), 1) // a server's own message of that name
+	}
+	return Message{ID: marker.ID, Event: d.Event, Oversize: d.Bytes}
 }
 
 func newBackoff(cfg BackoffConfig) backoff.BackOff {

@@ -27,11 +27,15 @@ type recorder struct {
 	conns   int
 	onMsg   func(Message)
 	recover string
+	restart bool // every connection starts where the first did (a recovery redone)
 }
 
 func (r *recorder) StartPoint() Start {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.restart {
+		return Start{Recover: r.recover}
+	}
 	return Start{From: r.last, Recover: r.recover}
 }
 
@@ -349,5 +353,166 @@ func TestSlowHandlerIsNotIdle(t *testing.T) {
 	defer mu.Unlock()
 	if conns != 1 {
 		t.Fatalf("%d connections: the slow handler was taken for an idle connection", conns)
+	}
+}
+
+// TestOversizeMessageSkipped: a message over max_event_size is handed over
+// in its place with its id and event name, marked oversize and without its
+// data, and the stream goes on on the same connection.
+func TestOversizeMessageSkipped(t *testing.T) {
+	const limit = 64 << 10
+	huge := `{"x":"` + strings.Repeat("a", limit) + `"}`
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		writeEvent(w, "", "connected", `{}`)
+		writeEvent(w, "1-0", "create", `{"a":1}`)
+		writeEvent(w, "2-0", "update", huge)
+		writeEvent(w, "3-0", "delete", `{"a":3}`)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	rec := &recorder{}
+	c := testClient(t, srv.URL, func(c *Config) { c.MaxEventSize = limit })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "the message after the oversize one", func() bool {
+		m, _, _ := rec.snapshot()
+		return len(m) > 0 && m[len(m)-1].ID == "3-0"
+	})
+	cancel()
+	<-done
+	msgs, errs, _ := rec.snapshot()
+	var got []string
+	for _, m := range msgs {
+		got = append(got, fmt.Sprintf("%s/%s/%d/%q", m.ID, m.Event, m.Oversize, m.Data))
+	}
+	size := len("id: 2-0\nevent: update\ndata: \n\n") + len(huge)
+	want := []string{`/connected/0/"{}"`, `1-0/create/0/"{\"a\":1}"`, fmt.Sprintf(`2-0/update/%d/""`, size), `3-0/delete/0/"{\"a\":3}"`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("messages\n%v\nwant\n%v", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 || len(errs) != 0 {
+		t.Fatalf("%d connections, disconnects %v: the oversize message broke the connection", conns, errs)
+	}
+}
+
+// TestMessageAtTheLimit: a message of exactly max_event_size bytes passes
+// whole, even after a stray line end that r3labs counts in the next
+// message: r3labs' own buffer limit is not the one that trips.
+func TestMessageAtTheLimit(t *testing.T) {
+	const limit = 64 << 10
+	head := "id: 2-0\nevent: create\ndata: "
+	data := strings.Repeat("a", limit-len(head)-2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: 1-0\nevent: create\ndata: {}\n\n\n") // one line end too many
+		fmt.Fprint(w, head+data+"\n\n")
+		writeEvent(w, "3-0", "delete", `{}`)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	rec := &recorder{}
+	c := testClient(t, srv.URL, func(c *Config) { c.MaxEventSize = limit })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, rec) }()
+	waitFor(t, "three messages or a disconnect", func() bool { m, e, _ := rec.snapshot(); return len(m) >= 3 || len(e) > 0 })
+	cancel()
+	<-done
+	msgs, errs, _ := rec.snapshot()
+	if len(errs) != 0 || len(msgs) != 3 || msgs[1].ID != "2-0" || string(msgs[1].Data) != data || msgs[1].Oversize != 0 {
+		t.Fatalf("got %d messages, disconnects %v", len(msgs), errs)
+	}
+}
+
+func TestOversizeMessage(t *testing.T) {
+	tests := []struct {
+		name   string
+		marker Message
+		want   Message
+	}{
+		{"marker", Message{ID: "2-0", Event: oversizeEvent, Data: []byte(`{"event":"update","bytes":70000}`)}, Message{ID: "2-0", Event: "update", Oversize: 70000}},
+		{"a server's message of that name", Message{ID: "3-0", Event: oversizeEvent, Data: []byte(`hello`)}, Message{ID: "3-0", Oversize: 5}},
+		{"a server's message without data", Message{ID: "4-0", Event: oversizeEvent}, Message{ID: "4-0", Oversize: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := oversizeMessage(tt.marker); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBackoffResetsOnProgress: the wait between connections goes back to
+// the initial interval only after a connection that handed over a message
+// past every one before; connections that are accepted and then deliver
+// nothing new meet a growing wait.
+func TestBackoffResetsOnProgress(t *testing.T) {
+	const init = 10 * time.Millisecond
+	tests := []struct {
+		name string
+		// serve writes connection n's messages (n from 0); the server then
+		// closes the connection.
+		serve    func(w http.ResponseWriter, n int)
+		recover  bool // the handler starts each connection from the start
+		progress bool // every connection progresses
+	}{
+		{"accepted then dropped", func(w http.ResponseWriter, _ int) { writeEvent(w, "", "connected", `{}`) }, false, false},
+		{"the same message each time", func(w http.ResponseWriter, _ int) { writeEvent(w, "5-0", "create", `{}`) }, false, false},
+		{"a heartbeat at the start point", func(w http.ResponseWriter, _ int) { writeEvent(w, "5-0", "heartbeat", `"x"`) }, false, false},
+		{"a recovery ending at the same point", func(w http.ResponseWriter, _ int) {
+			for _, id := range []string{"1-0", "2-0", "3-0"} {
+				writeEvent(w, id, "create", `{}`)
+			}
+		}, true, false},
+		{"a new message each time", func(w http.ResponseWriter, n int) { writeEvent(w, fmt.Sprintf("%d-0", n+1), "create", `{}`) }, false, true},
+		{"a new heartbeat each time", func(w http.ResponseWriter, n int) { writeEvent(w, fmt.Sprintf("%d-1", n+1), "heartbeat", `"x"`) }, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				i := n
+				n++
+				mu.Unlock()
+				w.Header().Set("Content-Type", "text/event-stream")
+				tt.serve(w, i)
+			}))
+			defer srv.Close()
+			rec := &recorder{restart: tt.recover}
+			c := testClient(t, srv.URL, func(c *Config) { c.Backoff = BackoffConfig{Init: init, Max: 100 * init} })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var waits []time.Duration
+			c.sleep = func(ctx context.Context, d time.Duration) error {
+				if waits = append(waits, d); len(waits) == 8 {
+					cancel()
+				}
+				return ctx.Err()
+			}
+			if err := c.Run(ctx, rec); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run returned %v", err)
+			}
+			// The initial interval is randomised by up to 50%; after seven
+			// steps of 1.5 without reset the wait is at least 8 times it.
+			last := waits[len(waits)-1]
+			if tt.progress && last > init*3/2 {
+				t.Fatalf("waits %v: a connection that made progress did not reset the back-off", waits)
+			}
+			if !tt.progress && last < 8*init {
+				t.Fatalf("waits %v: connections that delivered nothing new reset the back-off", waits)
+			}
+		})
 	}
 }

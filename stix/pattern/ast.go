@@ -383,14 +383,29 @@ func writeObs(b *strings.Builder, e ObservationExpr) {
 		}
 		b.WriteByte(']')
 	case *ObservationOp:
-		prec := obsPrec(e)
-		writeObsParen(b, e.Left, obsPrec(e.Left) < prec)
-		b.WriteByte(' ')
-		b.WriteString(e.Op.String())
-		b.WriteByte(' ')
-		// Left-associative: a right operand of the same precedence
-		// needs parentheses to keep its grouping.
-		writeObsParen(b, e.Right, obsPrec(e.Right) <= prec)
+		// The parser builds chains (a OR b OR ...) leaning left: the left
+		// operands down the chain are collected and written in a loop, so
+		// that recursion follows only parentheses and precedence changes,
+		// never the length of a chain.
+		chain := []*ObservationOp{e}
+		for {
+			op, ok := chain[len(chain)-1].Left.(*ObservationOp)
+			if !ok || obsPrec(op) < obsPrec(chain[len(chain)-1]) {
+				break
+			}
+			chain = append(chain, op)
+		}
+		first := chain[len(chain)-1]
+		writeObsParen(b, first.Left, obsPrec(first.Left) < obsPrec(first))
+		for i := len(chain) - 1; i >= 0; i-- {
+			op := chain[i]
+			b.WriteByte(' ')
+			b.WriteString(op.Op.String())
+			b.WriteByte(' ')
+			// Left-associative: a right operand of the same precedence
+			// needs parentheses to keep its grouping.
+			writeObsParen(b, op.Right, obsPrec(op.Right) <= obsPrec(op))
+		}
 	case *Qualified:
 		// A qualifier applies to an observation expression; the parser
 		// rejects two qualifiers of one kind in the same unparenthesised
@@ -459,12 +474,24 @@ func writeComp(b *strings.Builder, e CompExpr) {
 		b.WriteByte(' ')
 		writeLiteral(b, e.Value)
 	case *CompOp:
-		prec := compPrec(e)
-		writeCompParen(b, e.Left, compPrec(e.Left) < prec)
-		b.WriteByte(' ')
-		b.WriteString(e.Op.String())
-		b.WriteByte(' ')
-		writeCompParen(b, e.Right, compPrec(e.Right) <= prec)
+		// As in writeObs: chains are written in a loop.
+		chain := []*CompOp{e}
+		for {
+			op, ok := chain[len(chain)-1].Left.(*CompOp)
+			if !ok || compPrec(op) < compPrec(chain[len(chain)-1]) {
+				break
+			}
+			chain = append(chain, op)
+		}
+		first := chain[len(chain)-1]
+		writeCompParen(b, first.Left, compPrec(first.Left) < compPrec(first))
+		for i := len(chain) - 1; i >= 0; i-- {
+			op := chain[i]
+			b.WriteByte(' ')
+			b.WriteString(op.Op.String())
+			b.WriteByte(' ')
+			writeCompParen(b, op.Right, compPrec(op.Right) <= compPrec(op))
+		}
 	}
 }
 

@@ -66,7 +66,11 @@
 // Every error of Parse is a *SyntaxError giving the byte offset of the
 // problem and a message saying what was expected. Parse never panics, on
 // any input, including invalid UTF-8 (rejected) and deep nesting
-// (parentheses beyond MaxNesting levels are rejected). Pattern.String
+// (parentheses beyond MaxNesting levels are rejected, with an error naming
+// the limit). Chains of operands (a AND b AND ...) are parsed, expanded and
+// written back in loops: only parentheses and changes of precedence
+// recurse, so no pattern recurses deeper than about MaxNesting levels
+// whatever its length. Pattern.String
 // re-serialises a parsed pattern canonically; Parse accepts the result and
 // yields an equal Pattern.
 //
