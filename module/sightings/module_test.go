@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/logp/logptest"
 	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/api"
@@ -39,6 +41,8 @@ type harness struct {
 	inds    []fakeIndicator
 	// timeout, when set, is the client's opencti.timeout.
 	timeout time.Duration
+	// logger, when set, replaces the test logger.
+	logger *logp.Logger
 }
 
 func newHarness(t testing.TB, src alertSource, indicators int) *harness {
@@ -80,8 +84,12 @@ func (h *harness) module(reg *monitoring.Registry) *Module {
 	if h.wrap != nil {
 		octi = h.wrap(client)
 	}
+	log := h.logger
+	if log == nil {
+		log = logptest.NewTestingLogger(h.t, "")
+	}
 	m, err := New(Params{
-		Config: h.config(), OpenCTI: octi, DataPath: h.dir, Logger: logptest.NewTestingLogger(h.t, ""),
+		Config: h.config(), OpenCTI: octi, DataPath: h.dir, Logger: log,
 		Registry: reg, Clock: func() time.Time { return base.Add(2 * time.Hour) }, source: h.src,
 	})
 	if err != nil {
@@ -254,6 +262,58 @@ func TestLateAlertInOverlapCountedOnce(t *testing.T) {
 // TestKilledAndRestarted stops a poll after k mutations (the context is
 // cancelled from OpenCTI's side, as a kill would), adds alerts, and
 // finishes with a new module on the same data path.
+// TestInvalidMatchedDocument: an alert whose matched.index or matched.id
+// Elasticsearch would refuse is not looked up (nothing from it reaches a
+// request); it is logged with the alert and the field, counted, and found
+// by its matched value instead; the poll goes on and counts exactly.
+func TestInvalidMatchedDocument(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	log, logs := logptest.NewTestingLoggerWithObserver(t, "")
+	h.logger = log
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	src.addDoc("ti", "doc-3", indicatorDoc(h.inds[3], valueOf(3)))
+	gs := []genAlert{
+		{id: "v1", shape: shape8, created: at(1), original: at(0), by: byDoc, ind: h.inds[0], docIndex: "ti/_doc/x/../../_search", docID: "x", value: valueOf(0)},
+		{id: "v2", shape: shape714, created: at(2), original: at(0), by: byDoc, ind: h.inds[1], docIndex: "Threat-Index", docID: "x", value: valueOf(1)},
+		{id: "v3", shape: shape715, created: at(3), original: at(0), by: byDoc, ind: h.inds[2], docIndex: "ti", docID: strings.Repeat("x", 513), value: valueOf(2)},
+		{id: "v4", shape: shape8, created: at(4), original: at(0), by: byDoc, ind: h.inds[3], docIndex: "remote:ti", docID: "doc-3"}, // and no value: unknown
+		{id: "v5", shape: shape8, created: at(5), original: at(1), by: byDoc, ind: h.inds[3], docIndex: "ti", docID: "doc-3"},
+	}
+	src.add("default", gs...)
+	reg := monitoring.NewRegistry()
+	pollAll(t, h.module(reg))
+
+	want := expectations(gs[:3])
+	want[h.inds[3].ID] = expectations(gs[4:])[h.inds[3].ID]
+	h.f.checkSightings(t, h.identity(), want)
+	if d := cmp.Diff([]string{"ti/doc-3"}, src.docCalls); d != "" {
+		t.Errorf("document lookups (-want +got):\n%s", d)
+	}
+	for name, want := range map[string]uint64{
+		"lookup_skipped.invalid_matched_index_total": 3, "lookup_skipped.invalid_matched_id_total": 1,
+		"skipped.unknown_indicator_total": 1, "alerts_total": 5,
+	} {
+		if got := counter(reg, name); got != want {
+			t.Errorf("metric %s = %d, want %d", name, got, want)
+		}
+	}
+	var logged []string
+	for _, e := range logs.FilterMessageSnippet("matched document is not looked up").All() {
+		f := e.ContextMap()
+		logged = append(logged, fmt.Sprintf("%v %v %v", f["alert_id"], f["field"], f["reason"]))
+	}
+	wantLogged := []string{
+		"v1 threat.enrichments.matched.index invalid_matched_index",
+		"v2 threat.indicator.matched.index invalid_matched_index",
+		"v3 threat.enrichments.matched.id invalid_matched_id",
+		"v4 threat.enrichments.matched.index invalid_matched_index",
+	}
+	if d := cmp.Diff(wantLogged, logged); d != "" {
+		t.Errorf("logged (-want +got):\n%s", d)
+	}
+}
+
 func TestKilledAndRestarted(t *testing.T) {
 	for k := 1; k <= 4; k++ {
 		t.Run(fmt.Sprintf("killed after %d mutations", k), func(t *testing.T) {

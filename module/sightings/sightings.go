@@ -120,9 +120,10 @@ func New(p Params) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	met := newMetrics(p.Registry)
 	return &Module{
-		cfg: p.Config, octi: p.OpenCTI, src: src, resolve: newResolver(p.OpenCTI, src),
-		store: store, state: st, log: p.Logger, metrics: newMetrics(p.Registry), now: p.Clock,
+		cfg: p.Config, octi: p.OpenCTI, src: src, resolve: newResolver(p.OpenCTI, src, p.Logger, met),
+		store: store, state: st, log: p.Logger, metrics: met, now: p.Clock,
 		marking: marking, identityID: identityID, retry: 5, backoff: time.Second,
 	}, nil
 }
@@ -195,7 +196,7 @@ func (m *Module) Poll(ctx context.Context) (more bool, err error) {
 	if b.recheckIdentity {
 		m.identity = nil
 	}
-	b.logSummary(m.log)
+	b.logSummary(m.log, m.resolve.invalid)
 	return b.more, nil
 }
 
