@@ -18,11 +18,14 @@ import (
 	"testing"
 	"time"
 
+	conf "github.com/elastic/elastic-agent-libs/config"
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/logp/logptest"
 	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/api"
 )
@@ -43,6 +46,8 @@ type harness struct {
 	timeout time.Duration
 	// logger, when set, replaces the test logger.
 	logger *logp.Logger
+	// es, when src is nil, is the Elasticsearch the module reads.
+	es *elasticsearch.Config
 }
 
 func newHarness(t testing.TB, src alertSource, indicators int) *harness {
@@ -90,7 +95,7 @@ func (h *harness) module(reg *monitoring.Registry) *Module {
 	}
 	m, err := New(Params{
 		Config: h.config(), OpenCTI: octi, DataPath: h.dir, Logger: log,
-		Registry: reg, Clock: func() time.Time { return base.Add(2 * time.Hour) }, source: h.src,
+		Registry: reg, Clock: func() time.Time { return base.Add(2 * time.Hour) }, source: h.src, ESConfig: h.es,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -524,6 +529,64 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			h.f.checkRequests(t)
 		})
 	}
+}
+
+// TestHungEngineTimesOut: an Elasticsearch that accepts the alert search
+// and never answers fails the poll with request_timeout after one request;
+// the checkpoint does not move, and the next poll (on a healthy engine)
+// goes on from it.
+func TestHungEngineTimesOut(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	saved, err := os.ReadFile(h.module(nil).StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var requests atomic.Int32
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body) // then a hang-up cancels r.Context()
+		// Until the client hangs up; the cap only keeps a client without a
+		// timeout from hanging the test (it then gets an empty answer).
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer hung.Close()
+	h.src, h.es = nil, &elasticsearch.Config{Addresses: []string{hung.URL}}
+	h.mutate = func(c *Config) {
+		yml, err := conf.NewConfigWithYAML([]byte("request_timeout: 200ms"), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yml.Unpack(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = h.module(monitoring.NewRegistry()).Poll(context.Background())
+	var se *alerts.SearchError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) {
+		t.Fatalf("poll error %v, want the alert search's timeout", err)
+	}
+	t.Logf("the poll failed as it should: %v", err)
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests reached the hung engine, want 1", n)
+	}
+	if now, err := os.ReadFile(h.module(nil).StatePath()); err != nil || !bytes.Equal(now, saved) {
+		t.Fatalf("the failed poll changed the state (checkpoint):\n%s\nwas\n%s", now, saved)
+	}
+
+	// The engine is back: nothing was lost or counted twice.
+	more := genAlert{id: "t01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+	src.add("default", more)
+	gs = append(gs, more)
+	h.src, h.es = src, nil
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	h.f.checkSightings(t, h.identity(), expectations(gs))
 }
 
 func TestMaxAlertsPerPoll(t *testing.T) {

@@ -98,7 +98,7 @@ func New(p Params) (*Module, error) {
 		if err != nil {
 			return nil, err
 		}
-		src = alerts.NewReader(es, p.Config.Indices, p.Config.queryFilter())
+		src = alerts.NewReader(es, p.Config.Indices, p.Config.queryFilter(), p.Config.RequestTimeout)
 	}
 	typ, err := p.Config.IdentityType()
 	if err != nil {

@@ -194,7 +194,7 @@ func (e *engineEnv) reader(indices []string, query string) *alerts.Reader {
 	if query != "" {
 		filter = json.RawMessage(query)
 	}
-	return alerts.NewReader(e.es, indices, filter)
+	return alerts.NewReader(e.es, indices, filter, DefaultConfig().RequestTimeout)
 }
 
 // TestIntegrationAlertsBecomeExactSightings: 8.x and 7.x alerts (every

@@ -228,7 +228,7 @@ func TestIndicatorDocIDs(t *testing.T) {
 }
 
 func TestBody(t *testing.T) {
-	r := NewReader(nil, []string{".alerts-security.alerts-*"}, json.RawMessage(`{"term":{"kibana.alert.workflow_status":"open"}}`))
+	r := NewReader(nil, []string{".alerts-security.alerts-*"}, json.RawMessage(`{"term":{"kibana.alert.workflow_status":"open"}}`), time.Second)
 	b, err := r.Body(Query{From: mustTime("2024-01-01T00:00:00.5Z"), After: []any{json.Number("1704067200000"), "u", "", ""}, Size: 7})
 	if err != nil {
 		t.Fatal(err)

@@ -28,12 +28,24 @@ type Reader struct {
 	es      *elasticsearch.Client
 	indices []string
 	filter  json.RawMessage
+	timeout time.Duration
 }
 
 // NewReader searches indices (patterns allowed) for indicator-match alerts,
-// adding filter (a query DSL clause, may be empty) to the query.
-func NewReader(es *elasticsearch.Client, indices []string, filter json.RawMessage) *Reader {
-	return &Reader{es: es, indices: indices, filter: filter}
+// adding filter (a query DSL clause, may be empty) to the query. Each
+// request, from sending it to reading the last byte of the answer and
+// go-elasticsearch's own retries included, must end within timeout (0: no
+// limit): a hung engine fails the request instead of holding the poll.
+func NewReader(es *elasticsearch.Client, indices []string, filter json.RawMessage, timeout time.Duration) *Reader {
+	return &Reader{es: es, indices: indices, filter: filter, timeout: timeout}
+}
+
+// requestContext bounds one request by the reader's timeout.
+func (r *Reader) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, r.timeout)
 }
 
 // Query selects a page of alerts.
@@ -98,6 +110,8 @@ func (r *Reader) Page(ctx context.Context, q Query) ([]Hit, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := r.requestContext(ctx)
+	defer cancel()
 	es := r.es
 	res, err := es.Search(
 		es.Search.WithContext(ctx),
@@ -139,6 +153,8 @@ func (r *Reader) Document(ctx context.Context, index, id string) (map[string]any
 	if err != nil {
 		return nil, false, &SearchError{Op: op, Err: err}
 	}
+	ctx, cancel := r.requestContext(ctx)
+	defer cancel()
 	es := r.es
 	res, err := es.Mget(bytes.NewReader(body), es.Mget.WithContext(ctx))
 	if err != nil {

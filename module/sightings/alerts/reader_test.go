@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/google/go-cmp/cmp"
@@ -51,13 +53,13 @@ func (f *fakeES) requests() []recorded {
 	return append([]recorded(nil), f.got...)
 }
 
-func reader(t *testing.T, addr string) *Reader {
+func reader(t *testing.T, addr string, timeout time.Duration) *Reader {
 	t.Helper()
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewReader(es, []string{".alerts-security.alerts-*"}, nil)
+	return NewReader(es, []string{".alerts-security.alerts-*"}, nil, timeout)
 }
 
 // TestDocumentRequest: the alert's matched index and id reach Elasticsearch
@@ -72,7 +74,7 @@ func TestDocumentRequest(t *testing.T) {
 		for _, id := range []string{"doc-1", "a/b", "../_search", "x?pretty#f g", "%2F"} {
 			t.Run(prefix+" "+id, func(t *testing.T) {
 				before := len(f.requests())
-				doc, ok, err := reader(t, f.srv.URL+prefix).Document(context.Background(), "ti", id)
+				doc, ok, err := reader(t, f.srv.URL+prefix, time.Minute).Document(context.Background(), "ti", id)
 				reqs := f.requests()[before:]
 				want := []recorded{{Method: http.MethodPost, URI: prefix + "/_mget", Body: map[string]any{
 					"docs": []any{map[string]any{"_index": "ti", "_id": id}},
@@ -110,7 +112,7 @@ func TestDocumentAnswers(t *testing.T) {
 				w.WriteHeader(tt.status)
 				_, _ = io.WriteString(w, tt.body)
 			})
-			r := reader(t, f.srv.URL)
+			r := reader(t, f.srv.URL, time.Minute)
 			_, ok, err := r.Document(context.Background(), "ti", "x")
 			if ok != tt.wantOK || (err != nil) != tt.wantErr {
 				t.Fatalf("Document = %v, %v; want ok %v, error %v", ok, err, tt.wantOK, tt.wantErr)
@@ -118,6 +120,48 @@ func TestDocumentAnswers(t *testing.T) {
 			var se *SearchError
 			if err != nil && !errors.As(err, &se) {
 				t.Fatalf("error %T, want *SearchError", err)
+			}
+		})
+	}
+}
+
+// TestHungEngineTimesOut: an engine that accepts requests and never
+// answers fails each of the reader's requests with the timeout, after one
+// request (go-elasticsearch does not try again once the deadline passed).
+func TestHungEngineTimesOut(t *testing.T) {
+	var n atomic.Int32
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body) // then a hang-up cancels r.Context()
+		// Until the client hangs up; the cap only keeps a client without a
+		// timeout from hanging the test (it then gets an empty answer).
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer hung.Close()
+	r := reader(t, hung.URL, 200*time.Millisecond)
+	calls := map[string]func() error{
+		"page": func() error {
+			_, err := r.Page(context.Background(), Query{From: time.Unix(0, 0), Size: 10})
+			return err
+		},
+		"document": func() error {
+			_, _, err := r.Document(context.Background(), "ti", "x")
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			before := n.Load()
+			err := call()
+			var se *SearchError
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) {
+				t.Fatalf("err = %v, want a *SearchError with the deadline", err)
+			}
+			if got := n.Load() - before; got != 1 {
+				t.Fatalf("%d requests reached the engine, want 1", got)
 			}
 		})
 	}
