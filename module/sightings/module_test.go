@@ -3,6 +3,7 @@ package sightings
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,8 @@ type harness struct {
 	logger *logp.Logger
 	// es, when src is nil, is the Elasticsearch the module reads.
 	es *elasticsearch.Config
+	// apiOpts are added to the GraphQL client's options.
+	apiOpts []api.Option
 }
 
 func newHarness(t testing.TB, src alertSource, indicators int) *harness {
@@ -81,7 +84,7 @@ func (h *harness) module(reg *monitoring.Registry) *Module {
 	if h.timeout > 0 {
 		conn.Transport.Timeout = h.timeout
 	}
-	client, err := api.New(conn, api.WithRetry(2, time.Millisecond, 2*time.Millisecond))
+	client, err := api.New(conn, append([]api.Option{api.WithRetry(2, time.Millisecond, 2*time.Millisecond)}, h.apiOpts...)...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -350,16 +353,21 @@ func TestKilledAndRestarted(t *testing.T) {
 	}
 }
 
-// faultyOpenCTI forwards GraphQL requests to the fake; the chosen sighting
-// mutations (counted from 1) fail: answered 502, or left hanging until the
-// client gives up (hang), after being applied (the answer is lost) or not
-// (the request is lost).
+// faultyOpenCTI forwards GraphQL requests to the fake; the chosen requests
+// of operation op (sighting mutations unless set; counted from 1), or all
+// of them while failAll is set, fail: answered 502, or left hanging until
+// the client gives up (hang), after being applied (the answer is lost) or
+// not (the request is lost).
 type faultyOpenCTI struct {
 	target  *url.URL
+	op      string
 	applied bool
 	hang    bool
-	sent    atomic.Int32 // sighting mutations received
-	failed  atomic.Int32 // of which failed
+	failAll atomic.Bool
+	// onHang, when set, runs as a hang starts.
+	onHang func()
+	sent   atomic.Int32 // requests of op received
+	failed atomic.Int32 // of which failed
 
 	mu   sync.Mutex
 	fail map[int32]bool
@@ -371,7 +379,7 @@ func newFaultyOpenCTI(t *testing.T, fakeURL string, applied, hang bool, fail ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultyOpenCTI{target: u, applied: applied, hang: hang, fail: map[int32]bool{}}
+	p := &faultyOpenCTI{target: u, op: "OpenctibeatSightingAdd", applied: applied, hang: hang, fail: map[int32]bool{}}
 	for _, n := range fail {
 		p.fail[n] = true
 	}
@@ -390,10 +398,14 @@ func (p *faultyOpenCTI) failNext(k int32) {
 func (p *faultyOpenCTI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if bytes.Contains(body, []byte("OpenctibeatSightingAdd")) {
+	var req struct {
+		OperationName string `json:"operationName"`
+	}
+	_ = json.Unmarshal(body, &req)
+	if req.OperationName == p.op {
 		n := p.sent.Add(1)
 		p.mu.Lock()
-		fail := p.fail[n]
+		fail := p.fail[n] || p.failAll.Load()
 		p.mu.Unlock()
 		if fail {
 			p.failed.Add(1)
@@ -403,6 +415,9 @@ func (p *faultyOpenCTI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !p.hang {
 				http.Error(w, "bad gateway", http.StatusBadGateway)
 				return
+			}
+			if p.onHang != nil {
+				p.onHang()
 			}
 			// Until the client hangs up; the cap only keeps a broken
 			// client from hanging the test (it then gets an empty answer).
@@ -587,6 +602,80 @@ func TestHungEngineTimesOut(t *testing.T) {
 	h.src, h.es = src, nil
 	pollAll(t, h.module(monitoring.NewRegistry()))
 	h.f.checkSightings(t, h.identity(), expectations(gs))
+}
+
+// manualClock only moves when told (by a sleep, or by a hung request).
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *manualClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.advance(d)
+	return ctx.Err()
+}
+
+// TestHungOpenCTIReadIsBounded: OpenCTI hangs on every read of a sighting
+// (the read before each mutation). The GraphQL client tries the read twice,
+// within 3 × opencti.timeout (its clock is injected: each hung request
+// advances it by the timeout), and the poll fails with the timeout, its
+// checkpoint unmoved; once OpenCTI answers again the counts are exact.
+func TestHungOpenCTIReadIsBounded(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	p := newFaultyOpenCTI(t, h.f.srv.URL(), false, true)
+	p.op = "OpenctibeatSighting"
+	proxy := httptest.NewServer(p)
+	defer proxy.Close()
+	h.octiURL, h.timeout = proxy.URL, 300*time.Millisecond
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	saved, err := os.ReadFile(h.module(nil).StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	more := genAlert{id: "r01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+	src.add("default", more)
+	gs = append(gs, more)
+	clock := &manualClock{now: base}
+	h.apiOpts = []api.Option{api.WithRetry(5, time.Millisecond, time.Millisecond), api.WithClock(clock.Now, clock.Sleep)}
+	p.onHang = func() { clock.advance(h.timeout) }
+	p.failAll.Store(true)
+	mutations := h.f.mutationCount()
+	_, err = h.module(monitoring.NewRegistry()).Poll(context.Background())
+	var te *api.TransportError
+	var ne net.Error
+	if !errors.As(err, &te) || te.Operation != "OpenctibeatSighting" || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("poll error %v, want the sighting read's timeout", err)
+	}
+	t.Logf("the poll failed as it should: %v", err)
+	if n := p.failed.Load(); n != 2 {
+		t.Errorf("the hung read was tried %d times, want 2 (within 3 × opencti.timeout)", n)
+	}
+	if now, err := os.ReadFile(h.module(nil).StatePath()); err != nil || !bytes.Equal(now, saved) {
+		t.Fatalf("the failed poll changed the state (checkpoint):\n%s\nwas\n%s", now, saved)
+	}
+	if n := h.f.mutationCount(); n != mutations {
+		t.Errorf("%d mutations sent without their read", n-mutations)
+	}
+
+	p.failAll.Store(false)
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	h.f.checkRequests(t)
 }
 
 func TestMaxAlertsPerPoll(t *testing.T) {
