@@ -10,7 +10,7 @@
 // alert to its indicator's totals (count, earliest and latest original event
 // time); sends one stixSightingRelationshipAdd per indicator; and, once
 // OpenCTI confirmed them all, writes the new checkpoint and totals to one
-// state file under the beat's data path, atomically.
+// state file under the beat's data path, atomically, unless nothing changed.
 //
 // Exactly-once counting rests on three rules (see _meta/docs.md):
 //   - one sighting per (indicator, identity), with a deterministic STIX id;

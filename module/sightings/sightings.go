@@ -64,7 +64,7 @@ type Module struct {
 	octi       OpenCTI
 	src        alertSource
 	resolve    *resolver
-	store      stateStore
+	store      *stateStore
 	state      State
 	log        *logp.Logger
 	metrics    *metrics
@@ -112,7 +112,7 @@ func New(p Params) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := stateStore{path: filepath.Join(p.DataPath, p.Config.StateFile)}
+	store := newStateStore(filepath.Join(p.DataPath, p.Config.StateFile))
 	if filepath.IsAbs(p.Config.StateFile) {
 		store.path = p.Config.StateFile
 	}
@@ -189,7 +189,7 @@ func (m *Module) Poll(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	m.advance(&next, b)
-	if err := m.store.save(next); err != nil {
+	if _, err := m.store.save(next); err != nil {
 		return false, err
 	}
 	m.state = next
