@@ -19,7 +19,11 @@
 //     the overlap window are remembered, so a replay cannot count twice;
 //   - before each mutation the sighting is read back and the count sent is
 //     chosen for OpenCTI's upsert rule (sum when a date moves, replace
-//     otherwise) so that the stored count ends equal to the total.
+//     otherwise) so that the stored count ends equal to the total;
+//   - records of sightings last seen over 30 days ago are pruned; a sighting
+//     without a record (pruned, or new) gets its base from OpenCTI, saved
+//     in the state before the poll's first mutation, so a late alert is
+//     neither lost nor, after a kill, counted twice.
 //
 // Bad alerts (missing time, malformed enrichments, unknown indicator) are
 // counted under skipped.<reason>_total, logged and passed over; the module

@@ -15,6 +15,8 @@ type metrics struct {
 	created    *monitoring.Uint
 	unchanged  *monitoring.Uint
 	mismatches *monitoring.Uint
+	adoptions  *monitoring.Uint
+	prunes     *monitoring.Uint
 	errors     *monitoring.Uint
 
 	mu        sync.Mutex
@@ -36,6 +38,8 @@ func newMetrics(reg *monitoring.Registry) *metrics {
 		created:    monitoring.NewUint(reg, "sightings_created_total"),
 		unchanged:  monitoring.NewUint(reg, "sightings_unchanged_total"),
 		mismatches: monitoring.NewUint(reg, "sightings_mismatch_total"),
+		adoptions:  monitoring.NewUint(reg, "sightings_adopted_total"),
+		prunes:     monitoring.NewUint(reg, "sightings_pruned_total"),
 		errors:     monitoring.NewUint(reg, "errors_total"),
 		skipped:    map[string]*monitoring.Uint{},
 		skipReg:    reg.GetOrCreateRegistry("skipped"),
@@ -83,6 +87,18 @@ func (m *metrics) sightingUnchanged() {
 func (m *metrics) mismatch() {
 	if m != nil {
 		inc(m.mismatches, 1)
+	}
+}
+
+func (m *metrics) adopted() {
+	if m != nil {
+		inc(m.adoptions, 1)
+	}
+}
+
+func (m *metrics) pruned(n int) {
+	if m != nil && n > 0 {
+		inc(m.prunes, uint64(n))
 	}
 }
 

@@ -184,11 +184,17 @@ func (m *Module) Poll(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	reads, err := m.adopt(ctx, b)
+	if err != nil {
+		return false, err
+	}
 	next := m.state.clone()
-	if err := m.post(ctx, b, &next); err != nil {
+	if err := m.post(ctx, b, &next, reads); err != nil {
 		return false, err
 	}
 	m.advance(&next, b)
+	m.prune(&next)
+	next.Version = stateVersion
 	if _, err := m.store.save(next); err != nil {
 		return false, err
 	}

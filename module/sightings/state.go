@@ -12,7 +12,13 @@ import (
 	"github.com/openctibeat/openctibeat/internal/atomicfile"
 )
 
-const stateVersion = 1
+// stateVersion is the version written. Version 1 (before records were
+// pruned) is still read: in a version 1 file a sighting without a record was
+// never created by the module (see Module.adopt).
+const (
+	stateVersion       = 2
+	stateVersionLegacy = 1
+)
 
 // State is what the module persists, in one file written atomically after
 // OpenCTI confirmed every sighting of a poll: the read position, the alerts
@@ -100,8 +106,8 @@ func (s *stateStore) load() (State, error) {
 	if err := dec.Decode(&st); err != nil {
 		return State{}, fmt.Errorf("sightings state file %s is corrupt (%v): move it away to start again from first_lookback (sightings already sent would be counted again)", s.path, err)
 	}
-	if st.Version != stateVersion {
-		return State{}, fmt.Errorf("sightings state file %s has version %d, this beat reads version %d", s.path, st.Version, stateVersion)
+	if st.Version != stateVersion && st.Version != stateVersionLegacy {
+		return State{}, fmt.Errorf("sightings state file %s has version %d, this beat reads versions %d and %d", s.path, st.Version, stateVersionLegacy, stateVersion)
 	}
 	if st.Seen == nil {
 		st.Seen = map[string]int64{}
