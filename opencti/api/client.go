@@ -56,7 +56,8 @@ type Client struct {
 type Option func(*Client)
 
 // WithRetry sets how many times a request failing with a transient
-// *TransportError is retried, and the exponential back-off between tries.
+// *TransportError is retried, and the exponential back-off between tries
+// (retries stop earlier when one could not end within RetryBound × timeout).
 func WithRetry(retries int, init, maxDelay time.Duration) Option {
 	return func(c *Client) {
 		c.retries = max(retries, 0)
