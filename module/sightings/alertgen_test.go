@@ -24,7 +24,7 @@ const (
 // How a generated alert names its indicator.
 const (
 	byIDs     = "ids"     // enrichment indicator.id = [internal id, STIX id]
-	byDoc     = "doc"     // only matched.index/matched.id of the indicator document
+	byDoc     = "doc"     // matched.index/matched.id of the indicator document (and matched.atomic if value is set)
 	byValue   = "value"   // only matched.atomic
 	byUnknown = "unknown" // ids and value OpenCTI does not know
 	byBroken  = "broken"  // threat.enrichments is not an array of objects
@@ -80,6 +80,9 @@ func (g genAlert) enrichment() (indicator, matched map[string]any) {
 		matched["id"], matched["index"], matched["atomic"] = "doc-of-"+g.ind.ID, "logs-ti_openctibeat.indicator-default", g.value
 	case byDoc:
 		matched["id"], matched["index"] = g.docID, g.docIndex
+		if g.value != "" {
+			matched["atomic"] = g.value
+		}
 	case byValue:
 		matched["atomic"] = g.value
 	case byUnknown:
@@ -157,6 +160,8 @@ type memSource struct {
 	hits  []memHit
 	docs  map[string]map[string]any
 	pages int
+	// docCalls are the Document lookups, as index/id.
+	docCalls []string
 	// dropTimestamp lists alert ids whose _source lacks @timestamp (the
 	// index has it: the engine found the alert by its range).
 	dropTimestamp map[string]bool
@@ -237,6 +242,7 @@ func (s *memSource) Page(_ context.Context, q alerts.Query) ([]alerts.Hit, error
 func (s *memSource) Document(_ context.Context, index, id string) (map[string]any, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.docCalls = append(s.docCalls, index+"/"+id)
 	d, ok := s.docs[index+"\x00"+id]
 	return d, ok, nil
 }

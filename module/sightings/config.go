@@ -38,6 +38,11 @@ type Config struct {
 	// starts again, so that alerts that became searchable late are not
 	// missed; alerts read twice are recognised by id and not counted again.
 	Overlap time.Duration `config:"overlap"`
+	// RequestTimeout bounds each Elasticsearch request of the module (a page
+	// of alerts, an indicator document), answer included: a hung engine
+	// fails the poll, which is retried at the next interval, instead of
+	// holding the module.
+	RequestTimeout time.Duration `config:"request_timeout"`
 	// MaxAlertsPerPoll bounds the new alerts one poll processes (and so its
 	// memory); a poll that reaches it is followed by the next one at once.
 	MaxAlertsPerPoll int `config:"max_alerts_per_poll"`
@@ -80,6 +85,7 @@ func DefaultConfig() Config {
 		FirstLookback:    24 * time.Hour,
 		Overlap:          5 * time.Minute,
 		MaxAlertsPerPoll: 50000,
+		RequestTimeout:   30 * time.Second,
 		Identity: IdentityConfig{
 			Type:        "system",
 			Name:        "Elastic Detection Cluster",
@@ -132,6 +138,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Overlap < 0 {
 		errs = append(errs, fmt.Errorf("%soverlap %s is negative: use 0 or a duration such as 5m (default)", p, c.Overlap))
+	}
+	if c.RequestTimeout <= 0 {
+		// Zero would mean no limit: a hung engine would hold the module
+		// forever.
+		errs = append(errs, fmt.Errorf("%srequest_timeout %s is not positive: use a duration such as 30s (default); it bounds each Elasticsearch request of the module", p, c.RequestTimeout))
 	}
 	if c.MaxAlertsPerPoll < c.PageSize {
 		errs = append(errs, fmt.Errorf("%smax_alerts_per_poll %d is below page_size %d: default 50000", p, c.MaxAlertsPerPoll, c.PageSize))

@@ -32,7 +32,7 @@ func TestLoadConfig(t *testing.T) {
 		if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "Elasticsearch")); d != "" {
 			t.Fatal(d)
 		}
-		if cfg.Interval != time.Minute || cfg.PageSize != 500 || len(cfg.Indices) != 2 || cfg.Indices[0] != IndexAlerts8 || cfg.Indices[1] != IndexSignals7 {
+		if cfg.Interval != time.Minute || cfg.PageSize != 500 || cfg.RequestTimeout != 30*time.Second || len(cfg.Indices) != 2 || cfg.Indices[0] != IndexAlerts8 || cfg.Indices[1] != IndexSignals7 {
 			t.Fatalf("defaults %+v", cfg)
 		}
 	})
@@ -46,6 +46,7 @@ page_size: 1000
 first_lookback: 2h
 overlap: 0s
 max_alerts_per_poll: 5000
+request_timeout: 10s
 identity: {type: security_platform, name: "SOC SIEM"}
 confidence: 50
 description: d
@@ -59,7 +60,7 @@ elasticsearch: {hosts: ["https://es:9200"], api_key: "id:key"}
 		typ, _ := cfg.IdentityType()
 		marking, _ := cfg.MarkingID()
 		if cfg.Enabled || cfg.Interval != 30*time.Second || cfg.PageSize != 1000 || cfg.FirstLookback != 2*time.Hour || cfg.Overlap != 0 ||
-			cfg.MaxAlertsPerPoll != 5000 || typ != "SecurityPlatform" || cfg.Identity.Name != "SOC SIEM" || cfg.Confidence != 50 ||
+			cfg.MaxAlertsPerPoll != 5000 || cfg.RequestTimeout != 10*time.Second || typ != "SecurityPlatform" || cfg.Identity.Name != "SOC SIEM" || cfg.Confidence != 50 ||
 			marking != "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82" || cfg.StateFile != "/var/lib/x.json" || !hasHosts(cfg.Elasticsearch) {
 			t.Fatalf("unpacked %+v", cfg)
 		}
@@ -79,6 +80,8 @@ func TestConfigValidate(t *testing.T) {
 		{"first_lookback: -1h", "first_lookback"},
 		{"overlap: -1s", "overlap"},
 		{"max_alerts_per_poll: 10", "max_alerts_per_poll 10 is below page_size 500"},
+		{"request_timeout: 0s", "request_timeout 0s is not positive"},
+		{"request_timeout: -1s", "request_timeout -1s is not positive"},
 		{"identity.type: organization", "identity.type \"organization\""},
 		{"identity.name: x", "identity.name \"x\" is shorter than 2"},
 		{"confidence: 101", "confidence 101 is outside 0-100"},

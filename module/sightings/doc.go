@@ -10,7 +10,7 @@
 // alert to its indicator's totals (count, earliest and latest original event
 // time); sends one stixSightingRelationshipAdd per indicator; and, once
 // OpenCTI confirmed them all, writes the new checkpoint and totals to one
-// state file under the beat's data path, atomically.
+// state file under the beat's data path, atomically, unless nothing changed.
 //
 // Exactly-once counting rests on three rules (see _meta/docs.md):
 //   - one sighting per (indicator, identity), with a deterministic STIX id;
@@ -19,7 +19,11 @@
 //     the overlap window are remembered, so a replay cannot count twice;
 //   - before each mutation the sighting is read back and the count sent is
 //     chosen for OpenCTI's upsert rule (sum when a date moves, replace
-//     otherwise) so that the stored count ends equal to the total.
+//     otherwise) so that the stored count ends equal to the total;
+//   - records of sightings last seen over 30 days ago are pruned; a sighting
+//     without a record (pruned, or new) gets its base from OpenCTI, saved
+//     in the state before the poll's first mutation, so a late alert is
+//     neither lost nor, after a kill, counted twice.
 //
 // Bad alerts (missing time, malformed enrichments, unknown indicator) are
 // counted under skipped.<reason>_total, logged and passed over; the module

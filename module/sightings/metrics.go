@@ -15,11 +15,15 @@ type metrics struct {
 	created    *monitoring.Uint
 	unchanged  *monitoring.Uint
 	mismatches *monitoring.Uint
+	adoptions  *monitoring.Uint
+	prunes     *monitoring.Uint
 	errors     *monitoring.Uint
 
-	mu      sync.Mutex
-	skipped map[string]*monitoring.Uint
-	skipReg *monitoring.Registry
+	mu        sync.Mutex
+	skipped   map[string]*monitoring.Uint
+	skipReg   *monitoring.Registry
+	lookups   map[string]*monitoring.Uint
+	lookupReg *monitoring.Registry
 }
 
 func newMetrics(reg *monitoring.Registry) *metrics {
@@ -34,9 +38,13 @@ func newMetrics(reg *monitoring.Registry) *metrics {
 		created:    monitoring.NewUint(reg, "sightings_created_total"),
 		unchanged:  monitoring.NewUint(reg, "sightings_unchanged_total"),
 		mismatches: monitoring.NewUint(reg, "sightings_mismatch_total"),
+		adoptions:  monitoring.NewUint(reg, "sightings_adopted_total"),
+		prunes:     monitoring.NewUint(reg, "sightings_pruned_total"),
 		errors:     monitoring.NewUint(reg, "errors_total"),
 		skipped:    map[string]*monitoring.Uint{},
 		skipReg:    reg.GetOrCreateRegistry("skipped"),
+		lookups:    map[string]*monitoring.Uint{},
+		lookupReg:  reg.GetOrCreateRegistry("lookup_skipped"),
 	}
 }
 
@@ -82,6 +90,18 @@ func (m *metrics) mismatch() {
 	}
 }
 
+func (m *metrics) adopted() {
+	if m != nil {
+		inc(m.adoptions, 1)
+	}
+}
+
+func (m *metrics) pruned(n int) {
+	if m != nil && n > 0 {
+		inc(m.prunes, uint64(n))
+	}
+}
+
 func (m *metrics) failure() {
 	if m != nil {
 		inc(m.errors, 1)
@@ -93,12 +113,25 @@ func (m *metrics) skip(reason string, n int) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.mu.Lock()
-	u, ok := m.skipped[reason]
-	if !ok {
-		u = monitoring.NewUint(m.skipReg, reason+"_total")
-		m.skipped[reason] = u
+	m.reasonCounter(m.skipped, m.skipReg, reason).Add(uint64(n))
+}
+
+// lookupSkip counts a matched document not looked up for reason
+// (lookup_skipped.<reason>_total).
+func (m *metrics) lookupSkip(reason string) {
+	if m == nil {
+		return
 	}
-	m.mu.Unlock()
-	u.Add(uint64(n))
+	m.reasonCounter(m.lookups, m.lookupReg, reason).Add(1)
+}
+
+func (m *metrics) reasonCounter(set map[string]*monitoring.Uint, reg *monitoring.Registry, reason string) *monitoring.Uint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := set[reason]
+	if !ok {
+		u = monitoring.NewUint(reg, reason+"_total")
+		set[reason] = u
+	}
+	return u
 }

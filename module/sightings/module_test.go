@@ -3,6 +3,7 @@ package sightings
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,9 +19,14 @@ import (
 	"testing"
 	"time"
 
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/logp/logptest"
 	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/google/go-cmp/cmp"
 
+	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/api"
 )
@@ -39,6 +45,14 @@ type harness struct {
 	inds    []fakeIndicator
 	// timeout, when set, is the client's opencti.timeout.
 	timeout time.Duration
+	// logger, when set, replaces the test logger.
+	logger *logp.Logger
+	// es, when src is nil, is the Elasticsearch the module reads.
+	es *elasticsearch.Config
+	// apiOpts are added to the GraphQL client's options.
+	apiOpts []api.Option
+	// clock, when set, is the module's clock (default: base + 2h).
+	clock func() time.Time
 }
 
 func newHarness(t testing.TB, src alertSource, indicators int) *harness {
@@ -72,7 +86,7 @@ func (h *harness) module(reg *monitoring.Registry) *Module {
 	if h.timeout > 0 {
 		conn.Transport.Timeout = h.timeout
 	}
-	client, err := api.New(conn, api.WithRetry(2, time.Millisecond, 2*time.Millisecond))
+	client, err := api.New(conn, append([]api.Option{api.WithRetry(2, time.Millisecond, 2*time.Millisecond)}, h.apiOpts...)...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -80,9 +94,17 @@ func (h *harness) module(reg *monitoring.Registry) *Module {
 	if h.wrap != nil {
 		octi = h.wrap(client)
 	}
+	log := h.logger
+	if log == nil {
+		log = logptest.NewTestingLogger(h.t, "")
+	}
+	clock := h.clock
+	if clock == nil {
+		clock = func() time.Time { return base.Add(2 * time.Hour) }
+	}
 	m, err := New(Params{
-		Config: h.config(), OpenCTI: octi, DataPath: h.dir, Logger: logptest.NewTestingLogger(h.t, ""),
-		Registry: reg, Clock: func() time.Time { return base.Add(2 * time.Hour) }, source: h.src,
+		Config: h.config(), OpenCTI: octi, DataPath: h.dir, Logger: log,
+		Registry: reg, Clock: clock, source: h.src, ESConfig: h.es,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -254,6 +276,78 @@ func TestLateAlertInOverlapCountedOnce(t *testing.T) {
 // TestKilledAndRestarted stops a poll after k mutations (the context is
 // cancelled from OpenCTI's side, as a kill would), adds alerts, and
 // finishes with a new module on the same data path.
+// checkFirstCheckpoint fails unless the state file, if there is one, still
+// holds the first run's checkpoint (no read position, no alert seen) and no
+// totals: a poll that failed or was killed may have saved the zero bases of
+// its new sightings (adopt), nothing else.
+func checkFirstCheckpoint(t *testing.T, path string) {
+	t.Helper()
+	st, err := newStateStore(path).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Cursor) > 0 || !st.Watermark.IsZero() || len(st.Seen) > 0 || st.Continue {
+		t.Fatalf("a failed poll moved the checkpoint: %s", compactJSON(st))
+	}
+	for key, rec := range st.Sightings {
+		if rec.Count != 0 || !rec.LastSeen.IsZero() {
+			t.Fatalf("a failed poll saved totals for %s: %+v", key, rec)
+		}
+	}
+}
+
+// TestInvalidMatchedDocument: an alert whose matched.index or matched.id
+// Elasticsearch would refuse is not looked up (nothing from it reaches a
+// request); it is logged with the alert and the field, counted, and found
+// by its matched value instead; the poll goes on and counts exactly.
+func TestInvalidMatchedDocument(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	log, logs := logptest.NewTestingLoggerWithObserver(t, "")
+	h.logger = log
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	src.addDoc("ti", "doc-3", indicatorDoc(h.inds[3], valueOf(3)))
+	gs := []genAlert{
+		{id: "v1", shape: shape8, created: at(1), original: at(0), by: byDoc, ind: h.inds[0], docIndex: "ti/_doc/x/../../_search", docID: "x", value: valueOf(0)},
+		{id: "v2", shape: shape714, created: at(2), original: at(0), by: byDoc, ind: h.inds[1], docIndex: "Threat-Index", docID: "x", value: valueOf(1)},
+		{id: "v3", shape: shape715, created: at(3), original: at(0), by: byDoc, ind: h.inds[2], docIndex: "ti", docID: strings.Repeat("x", 513), value: valueOf(2)},
+		{id: "v4", shape: shape8, created: at(4), original: at(0), by: byDoc, ind: h.inds[3], docIndex: "remote:ti", docID: "doc-3"}, // and no value: unknown
+		{id: "v5", shape: shape8, created: at(5), original: at(1), by: byDoc, ind: h.inds[3], docIndex: "ti", docID: "doc-3"},
+	}
+	src.add("default", gs...)
+	reg := monitoring.NewRegistry()
+	pollAll(t, h.module(reg))
+
+	want := expectations(gs[:3])
+	want[h.inds[3].ID] = expectations(gs[4:])[h.inds[3].ID]
+	h.f.checkSightings(t, h.identity(), want)
+	if d := cmp.Diff([]string{"ti/doc-3"}, src.docCalls); d != "" {
+		t.Errorf("document lookups (-want +got):\n%s", d)
+	}
+	for name, want := range map[string]uint64{
+		"lookup_skipped.invalid_matched_index_total": 3, "lookup_skipped.invalid_matched_id_total": 1,
+		"skipped.unknown_indicator_total": 1, "alerts_total": 5,
+	} {
+		if got := counter(reg, name); got != want {
+			t.Errorf("metric %s = %d, want %d", name, got, want)
+		}
+	}
+	var logged []string
+	for _, e := range logs.FilterMessageSnippet("matched document is not looked up").All() {
+		f := e.ContextMap()
+		logged = append(logged, fmt.Sprintf("%v %v %v", f["alert_id"], f["field"], f["reason"]))
+	}
+	wantLogged := []string{
+		"v1 threat.enrichments.matched.index invalid_matched_index",
+		"v2 threat.indicator.matched.index invalid_matched_index",
+		"v3 threat.enrichments.matched.id invalid_matched_id",
+		"v4 threat.enrichments.matched.index invalid_matched_index",
+	}
+	if d := cmp.Diff(wantLogged, logged); d != "" {
+		t.Errorf("logged (-want +got):\n%s", d)
+	}
+}
+
 func TestKilledAndRestarted(t *testing.T) {
 	for k := 1; k <= 4; k++ {
 		t.Run(fmt.Sprintf("killed after %d mutations", k), func(t *testing.T) {
@@ -271,9 +365,7 @@ func TestKilledAndRestarted(t *testing.T) {
 				if err == nil {
 					t.Fatal("the killed poll reported success")
 				}
-				if _, err := os.Stat(h.module(nil).StatePath()); !errors.Is(err, os.ErrNotExist) {
-					t.Fatalf("state saved by a killed poll: %v", err)
-				}
+				checkFirstCheckpoint(t, h.module(nil).StatePath())
 			}
 			h.f.afterAdd = nil
 			more := genAlert{id: "d01", shape: shape8, created: base.Add(30 * time.Minute), original: base.Add(-90 * time.Minute), by: byIDs, ind: h.inds[k-1], value: valueOf(k - 1)}
@@ -285,16 +377,21 @@ func TestKilledAndRestarted(t *testing.T) {
 	}
 }
 
-// faultyOpenCTI forwards GraphQL requests to the fake; the chosen sighting
-// mutations (counted from 1) fail: answered 502, or left hanging until the
-// client gives up (hang), after being applied (the answer is lost) or not
-// (the request is lost).
+// faultyOpenCTI forwards GraphQL requests to the fake; the chosen requests
+// of operation op (sighting mutations unless set; counted from 1), or all
+// of them while failAll is set, fail: answered 502, or left hanging until
+// the client gives up (hang), after being applied (the answer is lost) or
+// not (the request is lost).
 type faultyOpenCTI struct {
 	target  *url.URL
+	op      string
 	applied bool
 	hang    bool
-	sent    atomic.Int32 // sighting mutations received
-	failed  atomic.Int32 // of which failed
+	failAll atomic.Bool
+	// onHang, when set, runs as a hang starts.
+	onHang func()
+	sent   atomic.Int32 // requests of op received
+	failed atomic.Int32 // of which failed
 
 	mu   sync.Mutex
 	fail map[int32]bool
@@ -306,7 +403,7 @@ func newFaultyOpenCTI(t *testing.T, fakeURL string, applied, hang bool, fail ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultyOpenCTI{target: u, applied: applied, hang: hang, fail: map[int32]bool{}}
+	p := &faultyOpenCTI{target: u, op: "OpenctibeatSightingAdd", applied: applied, hang: hang, fail: map[int32]bool{}}
 	for _, n := range fail {
 		p.fail[n] = true
 	}
@@ -325,10 +422,14 @@ func (p *faultyOpenCTI) failNext(k int32) {
 func (p *faultyOpenCTI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if bytes.Contains(body, []byte("OpenctibeatSightingAdd")) {
+	var req struct {
+		OperationName string `json:"operationName"`
+	}
+	_ = json.Unmarshal(body, &req)
+	if req.OperationName == p.op {
 		n := p.sent.Add(1)
 		p.mu.Lock()
-		fail := p.fail[n]
+		fail := p.fail[n] || p.failAll.Load()
 		p.mu.Unlock()
 		if fail {
 			p.failed.Add(1)
@@ -338,6 +439,9 @@ func (p *faultyOpenCTI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !p.hang {
 				http.Error(w, "bad gateway", http.StatusBadGateway)
 				return
+			}
+			if p.onHang != nil {
+				p.onHang()
 			}
 			// Until the client hangs up; the cap only keeps a broken
 			// client from hanging the test (it then gets an empty answer).
@@ -418,9 +522,7 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			m.retry = 1
 			_, err := m.Poll(ctx)
 			checkTimedOut(t, err)
-			if _, err := os.Stat(m.StatePath()); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("state saved by a failed poll: %v", err)
-			}
+			checkFirstCheckpoint(t, m.StatePath())
 			wantApplied := 1
 			if applied {
 				wantApplied = 2
@@ -464,6 +566,138 @@ func TestHungOpenCTITimesOut(t *testing.T) {
 			h.f.checkRequests(t)
 		})
 	}
+}
+
+// TestHungEngineTimesOut: an Elasticsearch that accepts the alert search
+// and never answers fails the poll with request_timeout after one request;
+// the checkpoint does not move, and the next poll (on a healthy engine)
+// goes on from it.
+func TestHungEngineTimesOut(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	saved, err := os.ReadFile(h.module(nil).StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var requests atomic.Int32
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body) // then a hang-up cancels r.Context()
+		// Until the client hangs up; the cap only keeps a client without a
+		// timeout from hanging the test (it then gets an empty answer).
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer hung.Close()
+	h.src, h.es = nil, &elasticsearch.Config{Addresses: []string{hung.URL}}
+	h.mutate = func(c *Config) {
+		yml, err := conf.NewConfigWithYAML([]byte("request_timeout: 200ms"), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yml.Unpack(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = h.module(monitoring.NewRegistry()).Poll(context.Background())
+	var se *alerts.SearchError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) {
+		t.Fatalf("poll error %v, want the alert search's timeout", err)
+	}
+	t.Logf("the poll failed as it should: %v", err)
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests reached the hung engine, want 1", n)
+	}
+	if now, err := os.ReadFile(h.module(nil).StatePath()); err != nil || !bytes.Equal(now, saved) {
+		t.Fatalf("the failed poll changed the state (checkpoint):\n%s\nwas\n%s", now, saved)
+	}
+
+	// The engine is back: nothing was lost or counted twice.
+	more := genAlert{id: "t01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+	src.add("default", more)
+	gs = append(gs, more)
+	h.src, h.es = src, nil
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+}
+
+// manualClock only moves when told (by a sleep, or by a hung request).
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *manualClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.advance(d)
+	return ctx.Err()
+}
+
+// TestHungOpenCTIReadIsBounded: OpenCTI hangs on every read of a sighting
+// (the read before each mutation). The GraphQL client tries the read twice,
+// within 3 × opencti.timeout (its clock is injected: each hung request
+// advances it by the timeout), and the poll fails with the timeout, its
+// checkpoint unmoved; once OpenCTI answers again the counts are exact.
+func TestHungOpenCTIReadIsBounded(t *testing.T) {
+	src := newMemSource()
+	h := newHarness(t, src, 4)
+	gs := memScenario(h, src)
+	p := newFaultyOpenCTI(t, h.f.srv.URL(), false, true)
+	p.op = "OpenctibeatSighting"
+	proxy := httptest.NewServer(p)
+	defer proxy.Close()
+	h.octiURL, h.timeout = proxy.URL, 300*time.Millisecond
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	saved, err := os.ReadFile(h.module(nil).StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	more := genAlert{id: "r01", shape: shape8, created: base.Add(40 * time.Minute), original: base.Add(40 * time.Minute), by: byIDs, ind: h.inds[0], value: valueOf(0)}
+	src.add("default", more)
+	gs = append(gs, more)
+	clock := &manualClock{now: base}
+	h.apiOpts = []api.Option{api.WithRetry(5, time.Millisecond, time.Millisecond), api.WithClock(clock.Now, clock.Sleep)}
+	p.onHang = func() { clock.advance(h.timeout) }
+	p.failAll.Store(true)
+	mutations := h.f.mutationCount()
+	_, err = h.module(monitoring.NewRegistry()).Poll(context.Background())
+	var te *api.TransportError
+	var ne net.Error
+	if !errors.As(err, &te) || te.Operation != "OpenctibeatSighting" || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("poll error %v, want the sighting read's timeout", err)
+	}
+	t.Logf("the poll failed as it should: %v", err)
+	if n := p.failed.Load(); n != 2 {
+		t.Errorf("the hung read was tried %d times, want 2 (within 3 × opencti.timeout)", n)
+	}
+	if now, err := os.ReadFile(h.module(nil).StatePath()); err != nil || !bytes.Equal(now, saved) {
+		t.Fatalf("the failed poll changed the state (checkpoint):\n%s\nwas\n%s", now, saved)
+	}
+	if n := h.f.mutationCount(); n != mutations {
+		t.Errorf("%d mutations sent without their read", n-mutations)
+	}
+
+	p.failAll.Store(false)
+	pollAll(t, h.module(monitoring.NewRegistry()))
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	h.f.checkRequests(t)
 }
 
 func TestMaxAlertsPerPoll(t *testing.T) {

@@ -31,7 +31,9 @@ type batch struct {
 	recheckIdentity bool
 }
 
-func (b *batch) logSummary(log *logp.Logger) {
+// logSummary logs the poll's skipped alerts, and the matched documents not
+// looked up (lookupSkipped, per reason), beyond the ones logged one by one.
+func (b *batch) logSummary(log *logp.Logger, lookupSkipped map[string]int) {
 	if b.alerts == 0 {
 		return
 	}
@@ -41,6 +43,9 @@ func (b *batch) logSummary(log *logp.Logger) {
 	}
 	if skipped > 0 {
 		log.Warnw("sightings poll skipped alerts", "alerts", b.alerts, "skipped", b.skipped, "indicators", len(b.perInd))
+	}
+	if len(lookupSkipped) > 0 {
+		log.Warnw("sightings poll did not look up invalid matched documents (the matched values were tried instead)", "alerts", b.alerts, "lookup_skipped", lookupSkipped)
 	}
 	log.Debugw("sightings poll done", "alerts", b.alerts, "indicators", len(b.perInd), "mutations", b.posted, "more", b.more)
 }

@@ -12,7 +12,10 @@ import (
 // post sends one mutation per indicator of the batch and records in next
 // what OpenCTI confirmed. It stops at the first error that is not OpenCTI
 // rejecting the data (next is then discarded and the poll retried).
-func (m *Module) post(ctx context.Context, b *batch, next *State) error {
+//
+// reads are the sightings adopt read in this poll: their first write uses
+// that read instead of reading again.
+func (m *Module) post(ctx context.Context, b *batch, next *State, reads map[string]preread) error {
 	for _, ind := range sortedKeys(b.perInd) {
 		add := b.perInd[ind]
 		key := sightingStixID(ind, m.identityID)
@@ -21,7 +24,11 @@ func (m *Module) post(ctx context.Context, b *batch, next *State) error {
 		if known {
 			target = rec.Totals.merge(add)
 		}
-		got, sent, err := m.write(ctx, ind, key, target)
+		var first *preread
+		if r, ok := reads[key]; ok {
+			first = &r
+		}
+		got, sent, err := m.write(ctx, ind, key, target, first)
 		if err != nil {
 			if !rejected(err) {
 				return fmt.Errorf("sighting of indicator %s (%s): %w", ind, key, err)
@@ -54,11 +61,14 @@ func (m *Module) post(ctx context.Context, b *batch, next *State) error {
 // has it now, computes the count that makes OpenCTI's upsert end at target
 // (see plan) and sends it. A transport error leaves the outcome unknown, so
 // the retry reads again before sending: a lost answer is never counted
-// twice. sent is false when the sighting was already at target.
-func (m *Module) write(ctx context.Context, indicator, key string, target Totals) (got api.Sighting, sent bool, err error) {
+// twice. sent is false when the sighting was already at target. first, when
+// set, is the sighting as read earlier in the poll, used by the first try.
+func (m *Module) write(ctx context.Context, indicator, key string, target Totals, first *preread) (got api.Sighting, sent bool, err error) {
 	for attempt := 0; ; attempt++ {
-		cur, err := m.octi.Sighting(ctx, key)
-		if err != nil {
+		var cur *api.Sighting
+		if attempt == 0 && first != nil {
+			cur = first.s
+		} else if cur, err = m.octi.Sighting(ctx, key); err != nil {
 			return api.Sighting{}, false, err
 		}
 		var curTotals *Totals

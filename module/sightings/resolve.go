@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/elastic/elastic-agent-libs/logp"
+
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti/api"
 )
@@ -29,9 +31,18 @@ type docSource interface {
 // indicator document (matched.index/matched.id) and its ids; an OpenCTI
 // search by the matched value. Lookups are cached: found indicators for the
 // module's life, misses for one poll (an indicator may appear later).
+//
+// A matched document whose index or id Elasticsearch would refuse is not
+// requested: the alert is logged (the first maxSkipLogs per reason and
+// poll), counted under lookup_skipped.<reason>_total, and the next way
+// (the matched value) is tried.
 type resolver struct {
-	octi OpenCTI
-	docs docSource
+	octi    OpenCTI
+	docs    docSource
+	log     *logp.Logger
+	metrics *metrics
+	// invalid counts this poll's invalid matched documents per reason.
+	invalid map[string]int
 
 	byID    map[string]string   // any id -> internal id ("" = not an indicator)
 	byDoc   map[string][]string // index/id -> ids in the document (nil = none)
@@ -41,8 +52,17 @@ type resolver struct {
 	missVal map[string]bool
 }
 
-func newResolver(octi OpenCTI, docs docSource) *resolver {
-	r := &resolver{octi: octi, docs: docs}
+// Reasons a matched document is not looked up (lookup_skipped.<reason>_total).
+const (
+	reasonInvalidMatchedIndex = "invalid_matched_index"
+	reasonInvalidMatchedID    = "invalid_matched_id"
+)
+
+func newResolver(octi OpenCTI, docs docSource, log *logp.Logger, m *metrics) *resolver {
+	if log == nil {
+		log = logp.NewNopLogger()
+	}
+	r := &resolver{octi: octi, docs: docs, log: log, metrics: m}
 	r.byID, r.byDoc, r.byValue = map[string]string{}, map[string][]string{}, map[string]string{}
 	r.startPoll()
 	return r
@@ -51,6 +71,7 @@ func newResolver(octi OpenCTI, docs docSource) *resolver {
 // startPoll forgets the misses of the previous poll.
 func (r *resolver) startPoll() {
 	r.missID, r.missDoc, r.missVal = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	r.invalid = map[string]int{}
 	for _, m := range []map[string]string{r.byID, r.byValue} {
 		if len(m) > maxCache {
 			clear(m)
@@ -66,7 +87,7 @@ func (r *resolver) startPoll() {
 func (r *resolver) alert(ctx context.Context, a alerts.Alert) ([]string, error) {
 	set := map[string]bool{}
 	for _, e := range a.Enrichments {
-		id, err := r.enrichment(ctx, e)
+		id, err := r.enrichment(ctx, a, e)
 		if err != nil {
 			return nil, err
 		}
@@ -82,11 +103,11 @@ func (r *resolver) alert(ctx context.Context, a alerts.Alert) ([]string, error) 
 	return out, nil
 }
 
-func (r *resolver) enrichment(ctx context.Context, e alerts.Enrichment) (string, error) {
+func (r *resolver) enrichment(ctx context.Context, a alerts.Alert, e alerts.Enrichment) (string, error) {
 	if id, err := r.firstIndicator(ctx, e.IndicatorIDs); id != "" || err != nil {
 		return id, err
 	}
-	if e.MatchedIndex != "" && e.MatchedID != "" {
+	if e.MatchedIndex != "" && e.MatchedID != "" && r.validDocument(a, e) {
 		ids, err := r.document(ctx, e.MatchedIndex, e.MatchedID)
 		if err != nil {
 			return "", err
@@ -136,6 +157,30 @@ func (r *resolver) firstIndicator(ctx context.Context, ids []string) (string, er
 		return ind.ID, nil
 	}
 	return "", nil
+}
+
+// validDocument reports whether the enrichment's matched index and id are
+// names Elasticsearch accepts; otherwise it logs and counts the alert.
+func (r *resolver) validDocument(a alerts.Alert, e alerts.Enrichment) bool {
+	reason, leaf, value := reasonInvalidMatchedIndex, "index", e.MatchedIndex
+	err := alerts.ValidateIndexName(e.MatchedIndex)
+	if err == nil {
+		reason, leaf, value = reasonInvalidMatchedID, "id", e.MatchedID
+		err = alerts.ValidateDocID(e.MatchedID)
+	}
+	if err == nil {
+		return true
+	}
+	r.invalid[reason]++
+	r.metrics.lookupSkip(reason)
+	if r.invalid[reason] <= maxSkipLogs {
+		if len(value) > 80 {
+			value = value[:80] + "..."
+		}
+		r.log.Warnw("alert's matched document is not looked up: Elasticsearch would refuse the name; trying the matched value",
+			"alert_id", a.ID, "index", a.Index, "field", e.MatchedPath(leaf), "value", value, "reason", reason, "error", err)
+	}
+	return false
 }
 
 func (r *resolver) document(ctx context.Context, index, id string) ([]string, error) {

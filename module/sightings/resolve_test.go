@@ -82,8 +82,8 @@ func TestResolveOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLookups()
-			r := newResolver(l, docs)
-			got, err := r.enrichment(context.Background(), tt.e)
+			r := newResolver(l, docs, nil, nil)
+			got, err := r.enrichment(context.Background(), alerts.Alert{}, tt.e)
 			if err != nil || got != tt.want {
 				t.Fatalf("enrichment = %q, %v; want %q", got, err, tt.want)
 			}
@@ -96,7 +96,7 @@ func TestResolveOrder(t *testing.T) {
 
 func TestResolveCaches(t *testing.T) {
 	l := newLookups()
-	r := newResolver(l, newMemSource())
+	r := newResolver(l, newMemSource(), nil, nil)
 	a := alerts.Alert{Enrichments: []alerts.Enrichment{
 		{IndicatorIDs: []string{idA}}, {IndicatorIDs: []string{idA}}, {MatchedAtomic: "evil.example"}, {MatchedAtomic: "203.0.113.9"},
 	}}
@@ -125,19 +125,19 @@ func TestResolveCaches(t *testing.T) {
 func TestResolveErrors(t *testing.T) {
 	l := newLookups()
 	l.failWith = &api.TransportError{Operation: "OpenctibeatIndicator", StatusCode: 502}
-	r := newResolver(l, newMemSource())
-	if _, err := r.enrichment(context.Background(), alerts.Enrichment{IndicatorIDs: []string{idA}}); !api.IsTransient(err) {
+	r := newResolver(l, newMemSource(), nil, nil)
+	if _, err := r.enrichment(context.Background(), alerts.Alert{}, alerts.Enrichment{IndicatorIDs: []string{idA}}); !api.IsTransient(err) {
 		t.Fatalf("transport error not returned: %v", err)
 	}
 	l.failWith = &api.GraphQLError{Operation: "OpenctibeatIndicator", Errors: []api.ErrorEntry{{Message: "x", Code: "FUNCTIONAL_ERROR"}}}
-	got, err := r.enrichment(context.Background(), alerts.Enrichment{IndicatorIDs: []string{idA}})
+	got, err := r.enrichment(context.Background(), alerts.Alert{}, alerts.Enrichment{IndicatorIDs: []string{idA}})
 	if err != nil || got != "" {
 		t.Fatalf("a rejected lookup is a miss: %q, %v", got, err)
 	}
 	l.failWith = &api.GraphQLError{Operation: "OpenctibeatIndicator", Errors: []api.ErrorEntry{{Message: "x", Code: "AUTH_REQUIRED"}}}
 	r.startPoll()
 	var ge *api.GraphQLError
-	if _, err := r.enrichment(context.Background(), alerts.Enrichment{IndicatorIDs: []string{idA}}); !errors.As(err, &ge) {
+	if _, err := r.enrichment(context.Background(), alerts.Alert{}, alerts.Enrichment{IndicatorIDs: []string{idA}}); !errors.As(err, &ge) {
 		t.Fatalf("an authentication error must stop the poll: %v", err)
 	}
 }

@@ -64,7 +64,7 @@ type Module struct {
 	octi       OpenCTI
 	src        alertSource
 	resolve    *resolver
-	store      stateStore
+	store      *stateStore
 	state      State
 	log        *logp.Logger
 	metrics    *metrics
@@ -98,7 +98,7 @@ func New(p Params) (*Module, error) {
 		if err != nil {
 			return nil, err
 		}
-		src = alerts.NewReader(es, p.Config.Indices, p.Config.queryFilter())
+		src = alerts.NewReader(es, p.Config.Indices, p.Config.queryFilter(), p.Config.RequestTimeout)
 	}
 	typ, err := p.Config.IdentityType()
 	if err != nil {
@@ -112,7 +112,7 @@ func New(p Params) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := stateStore{path: filepath.Join(p.DataPath, p.Config.StateFile)}
+	store := newStateStore(filepath.Join(p.DataPath, p.Config.StateFile))
 	if filepath.IsAbs(p.Config.StateFile) {
 		store.path = p.Config.StateFile
 	}
@@ -120,9 +120,10 @@ func New(p Params) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	met := newMetrics(p.Registry)
 	return &Module{
-		cfg: p.Config, octi: p.OpenCTI, src: src, resolve: newResolver(p.OpenCTI, src),
-		store: store, state: st, log: p.Logger, metrics: newMetrics(p.Registry), now: p.Clock,
+		cfg: p.Config, octi: p.OpenCTI, src: src, resolve: newResolver(p.OpenCTI, src, p.Logger, met),
+		store: store, state: st, log: p.Logger, metrics: met, now: p.Clock,
 		marking: marking, identityID: identityID, retry: 5, backoff: time.Second,
 	}, nil
 }
@@ -183,19 +184,25 @@ func (m *Module) Poll(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	reads, err := m.adopt(ctx, b)
+	if err != nil {
+		return false, err
+	}
 	next := m.state.clone()
-	if err := m.post(ctx, b, &next); err != nil {
+	if err := m.post(ctx, b, &next, reads); err != nil {
 		return false, err
 	}
 	m.advance(&next, b)
-	if err := m.store.save(next); err != nil {
+	m.prune(&next)
+	next.Version = stateVersion
+	if _, err := m.store.save(next); err != nil {
 		return false, err
 	}
 	m.state = next
 	if b.recheckIdentity {
 		m.identity = nil
 	}
-	b.logSummary(m.log)
+	b.logSummary(m.log, m.resolve.invalid)
 	return b.more, nil
 }
 

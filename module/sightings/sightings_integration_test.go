@@ -194,7 +194,7 @@ func (e *engineEnv) reader(indices []string, query string) *alerts.Reader {
 	if query != "" {
 		filter = json.RawMessage(query)
 	}
-	return alerts.NewReader(e.es, indices, filter)
+	return alerts.NewReader(e.es, indices, filter, DefaultConfig().RequestTimeout)
 }
 
 // TestIntegrationAlertsBecomeExactSightings: 8.x and 7.x alerts (every
@@ -252,6 +252,37 @@ func TestIntegrationAlertsBecomeExactSightings(t *testing.T) {
 		t.Errorf("after a restart: %d mutations in all, want 8", n)
 	}
 	h.f.checkRequests(t)
+}
+
+// TestIntegrationMatchedDocumentNames: on the real engine, a matched
+// document whose id holds "/", "?", "#", spaces or ".." is read (the id
+// travels as data, not in a path); matched indices the engine would refuse
+// are not requested and their alerts fall back to the matched value; a
+// valid index that does not exist is a miss. The poll never fails.
+func TestIntegrationMatchedDocumentNames(t *testing.T) {
+	env := newEngineEnv(t)
+	h := newHarness(t, env.reader(env.patterns(), ""), 4)
+	h.mutate = func(c *Config) { c.Indices = env.patterns() }
+	const odd = "a/b?c #d/../../_search"
+	env.addDoc(env.indicators(), odd, indicatorDoc(h.inds[0], valueOf(0)))
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	gs := []genAlert{
+		{id: "n1", shape: shape8, created: at(1), original: at(0), by: byDoc, ind: h.inds[0], docIndex: env.indicators(), docID: odd},
+		{id: "n2", shape: shape715, created: at(2), original: at(0), by: byDoc, ind: h.inds[1], docIndex: "Threat-Index", docID: "x", value: valueOf(1)},
+		{id: "n3", shape: shape8, created: at(3), original: at(0), by: byDoc, ind: h.inds[2], docIndex: env.indicators() + "/_doc/x/../../_search?q=*", docID: "x", value: valueOf(2)},
+		{id: "n4", shape: shape714, created: at(4), original: at(0), by: byDoc, ind: h.inds[3], docIndex: "no-such-index-" + env.space, docID: "x", value: valueOf(3)},
+	}
+	env.addAlerts(gs...)
+	reg := monitoring.NewRegistry()
+	pollAll(t, h.module(reg))
+	h.f.checkSightings(t, h.identity(), expectations(gs))
+	for name, want := range map[string]uint64{
+		"lookup_skipped.invalid_matched_index_total": 2, "skipped.unknown_indicator_total": 0, "errors_total": 0,
+	} {
+		if got := counter(reg, name); got != want {
+			t.Errorf("metric %s = %d, want %d", name, got, want)
+		}
+	}
 }
 
 // TestIntegrationDefaultIndices reads through the default patterns

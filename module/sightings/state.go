@@ -12,7 +12,13 @@ import (
 	"github.com/openctibeat/openctibeat/internal/atomicfile"
 )
 
-const stateVersion = 1
+// stateVersion is the version written. Version 1 (before records were
+// pruned) is still read: in a version 1 file a sighting without a record was
+// never created by the module (see Module.adopt).
+const (
+	stateVersion       = 2
+	stateVersionLegacy = 1
+)
 
 // State is what the module persists, in one file written atomically after
 // OpenCTI confirmed every sighting of a poll: the read position, the alerts
@@ -70,11 +76,23 @@ func (s State) clone() State {
 	return c
 }
 
-// stateStore keeps the state in one JSON file.
-type stateStore struct{ path string }
+// stateStore keeps the state in one JSON file. It remembers what the file
+// holds, so that a state that did not change is not written again.
+type stateStore struct {
+	path string
+	// last is the content of the file as loaded or last written (nil: no
+	// file yet).
+	last []byte
+	// write replaces the file atomically (atomicfile.Write; tests count).
+	write func(path string, b []byte) error
+}
+
+func newStateStore(path string) *stateStore {
+	return &stateStore{path: path, write: atomicfile.Write}
+}
 
 // load returns the saved state, or a fresh one when there is no file.
-func (s stateStore) load() (State, error) {
+func (s *stateStore) load() (State, error) {
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return newState(), nil
@@ -88,8 +106,8 @@ func (s stateStore) load() (State, error) {
 	if err := dec.Decode(&st); err != nil {
 		return State{}, fmt.Errorf("sightings state file %s is corrupt (%v): move it away to start again from first_lookback (sightings already sent would be counted again)", s.path, err)
 	}
-	if st.Version != stateVersion {
-		return State{}, fmt.Errorf("sightings state file %s has version %d, this beat reads version %d", s.path, st.Version, stateVersion)
+	if st.Version != stateVersion && st.Version != stateVersionLegacy {
+		return State{}, fmt.Errorf("sightings state file %s has version %d, this beat reads versions %d and %d", s.path, st.Version, stateVersionLegacy, stateVersion)
 	}
 	if st.Seen == nil {
 		st.Seen = map[string]int64{}
@@ -97,17 +115,24 @@ func (s stateStore) load() (State, error) {
 	if st.Sightings == nil {
 		st.Sightings = map[string]Record{}
 	}
+	s.last = b
 	return st, nil
 }
 
-// save writes the state atomically: a crash leaves the old or the new file.
-func (s stateStore) save(st State) error {
+// save writes the state atomically (a crash leaves the old or the new file)
+// unless the file already holds exactly that; written tells which.
+func (s *stateStore) save(st State) (written bool, err error) {
 	b, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := atomicfile.Write(s.path, append(b, '\n')); err != nil {
-		return fmt.Errorf("save sightings state %s: %w", s.path, err)
+	b = append(b, '\n')
+	if s.last != nil && bytes.Equal(b, s.last) {
+		return false, nil
 	}
-	return nil
+	if err := s.write(s.path, b); err != nil {
+		return false, fmt.Errorf("save sightings state %s: %w", s.path, err)
+	}
+	s.last = b
+	return true, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	graphql "github.com/hasura/go-graphql-client"
+	"gopkg.in/cenkalti/backoff.v1"
 
 	"github.com/elastic/elastic-agent-libs/logp"
 
@@ -17,7 +18,8 @@ import (
 	"github.com/openctibeat/openctibeat/opencti"
 )
 
-// Retry defaults: 5 retries, 500ms doubling up to 30s (about 15s in all).
+// Retry defaults: 5 retries, 500ms doubling up to 30s (about 15s of waits
+// in all), and never past RetryBound request timeouts.
 const (
 	DefaultRetries      = 5
 	DefaultBackoffInit  = 500 * time.Millisecond
@@ -26,6 +28,17 @@ const (
 	maxErrorBodyInError = 512
 )
 
+// RetryBound is how many request timeouts (opencti.timeout, which bounds
+// each request) one call may take in all, its retries included: a retry
+// starts only if it can end within RetryBound × timeout of the call's
+// start. With 3, a read against a hung OpenCTI is tried twice (one retry
+// after a request lost for the whole timeout), and one that fails fast
+// (5xx, refused) gets every retry of the back-off as long as the timeout is
+// not tiny; at the default 90s a call gives up within 4.5 minutes (it
+// could take 6 × 90s plus the waits, 9.3 minutes, before). 2 would leave no
+// room for a retry after a hang.
+const RetryBound = 3
+
 // Client talks to OpenCTI's GraphQL API. It is safe for concurrent use.
 type Client struct {
 	gql         *graphql.Client
@@ -33,14 +46,18 @@ type Client struct {
 	retries     int
 	backoffInit time.Duration
 	backoffMax  time.Duration
-	sleep       func(ctx context.Context, d time.Duration) error
+	// timeout is opencti.timeout, the limit of each request (0: none).
+	timeout time.Duration
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 // Option changes a Client built by New.
 type Option func(*Client)
 
 // WithRetry sets how many times a request failing with a transient
-// *TransportError is retried, and the exponential back-off between tries.
+// *TransportError is retried, and the exponential back-off between tries
+// (retries stop earlier when one could not end within RetryBound × timeout).
 func WithRetry(retries int, init, maxDelay time.Duration) Option {
 	return func(c *Client) {
 		c.retries = max(retries, 0)
@@ -49,6 +66,19 @@ func WithRetry(retries int, init, maxDelay time.Duration) Option {
 		}
 		if maxDelay >= c.backoffInit {
 			c.backoffMax = maxDelay
+		}
+	}
+}
+
+// WithClock replaces the clock the retry bound is measured with, and the
+// (context-aware) sleep between tries; for tests.
+func WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(c *Client) {
+		if now != nil {
+			c.now = now
+		}
+		if sleep != nil {
+			c.sleep = sleep
 		}
 	}
 }
@@ -78,6 +108,8 @@ func New(cfg opencti.Config, opts ...Option) (*Client, error) {
 		retries:     DefaultRetries,
 		backoffInit: DefaultBackoffInit,
 		backoffMax:  DefaultBackoffMax,
+		timeout:     cfg.Transport.Timeout,
+		now:         time.Now,
 		sleep:       ctxsleep.Sleep,
 	}
 	for _, o := range opts {
@@ -104,12 +136,14 @@ func (c *Client) About(ctx context.Context) (string, error) {
 
 // exec sends op with vars and decodes the data object into out. With retry,
 // transient transport errors are retried with back-off until the retries are
-// spent or ctx ends.
+// spent, a retry could not end within RetryBound × timeout of the start (see
+// RetryBound), or ctx ends.
 func (c *Client) exec(ctx context.Context, op operation, vars map[string]any, out any, retry bool) error {
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	for attempt := 0; ; attempt++ {
+	b := c.newBackOff()
+	for attempt := 1; ; attempt++ {
 		data, err := c.gql.ExecRaw(ctx, op.query, vars, graphql.OperationName(op.name))
 		if err == nil {
 			if err := json.Unmarshal(data, out); err != nil {
@@ -121,24 +155,50 @@ func (c *Client) exec(ctx context.Context, op operation, vars map[string]any, ou
 			return fmt.Errorf("opencti graphql %s: %w", op.name, ctx.Err())
 		}
 		cerr := classify(op.name, err)
-		if !retry || attempt >= c.retries || !IsTransient(cerr) {
+		if !retry || !IsTransient(cerr) {
 			return cerr
 		}
-		d := c.backoff(attempt)
-		c.log.Debugw("retrying opencti graphql request", "operation", op.name, "attempt", attempt+1, "delay", d, "error", cerr)
+		d := b.NextBackOff()
+		switch {
+		case attempt > c.retries:
+			return c.gaveUp(cerr, attempt, b, "the retries are spent")
+		case d == backoff.Stop || (b.MaxElapsedTime > 0 && b.GetElapsedTime()+d > b.MaxElapsedTime):
+			return c.gaveUp(cerr, attempt, b, fmt.Sprintf("a retry could not end within %d × opencti.timeout (%s)", RetryBound, time.Duration(RetryBound)*c.timeout))
+		}
+		c.log.Debugw("retrying opencti graphql request", "operation", op.name, "attempt", attempt, "delay", d, "error", cerr)
 		if err := c.sleep(ctx, d); err != nil {
 			return fmt.Errorf("opencti graphql %s: %w (last error: %v)", op.name, err, cerr)
 		}
 	}
 }
 
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.backoffInit
-	for i := 0; i < attempt && d < c.backoffMax; i++ {
-		d *= 2
+// newBackOff is the back-off of one call: delays from backoffInit doubling
+// up to backoffMax, no jitter; the next try must start by (RetryBound-1) ×
+// timeout (it then ends, bounded by the timeout, by RetryBound × timeout).
+func (c *Client) newBackOff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: c.backoffInit,
+		Multiplier:      2,
+		MaxInterval:     c.backoffMax,
+		MaxElapsedTime:  time.Duration(RetryBound-1) * c.timeout,
+		Clock:           clockFunc(c.now),
 	}
-	return min(d, c.backoffMax)
+	b.Reset()
+	return b
 }
+
+// gaveUp wraps the last error of a call that was tried more than once.
+func (c *Client) gaveUp(last error, attempts int, b *backoff.ExponentialBackOff, why string) error {
+	if attempts == 1 {
+		return last
+	}
+	return fmt.Errorf("%w (gave up after %d attempts in %s: %s)", last, attempts, b.GetElapsedTime().Round(time.Millisecond), why)
+}
+
+// clockFunc is a backoff.Clock.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
 
 // classify turns the library's errors into *TransportError or *GraphQLError.
 func classify(opName string, err error) error {

@@ -3,11 +3,14 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -355,7 +358,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 	defer s.Close()
 	cfg := opencti.DefaultConfig()
 	cfg.URL, cfg.Token = s.URL, token
-	c, err := New(cfg, WithRetry(5, time.Hour, time.Hour))
+	c, err := New(cfg, WithRetry(5, time.Minute, time.Minute)) // within the retry bound (3 × 90s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,5 +383,111 @@ func TestBadToken(t *testing.T) {
 	var ge *GraphQLError
 	if !errors.As(err, &ge) || !ge.HasCode("AUTH_REQUIRED") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// fakeClock is a clock that only moves when told: by a sleep between
+// tries, or by the test server for the time a request took.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.advance(d)
+	return ctx.Err()
+}
+
+// TestRetryBound: a call, retries included, stays within RetryBound ×
+// opencti.timeout. Against an OpenCTI that never answers, a read is tried
+// twice (each try costs the whole timeout; a third could not end in time)
+// and returns the timeout; fast failures get every retry while they fit; a
+// mutation is sent once. The clock is injected: each request to the hung
+// server advances it by the timeout, each wait by its delay.
+func TestRetryBound(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	tests := []struct {
+		name        string
+		hang        bool
+		retries     int
+		init, max   time.Duration
+		call        func(c *Client) error
+		wantReqs    int32
+		wantTimeout bool
+	}{
+		{"hung: a read is tried twice", true, 5, 10 * time.Millisecond, 10 * time.Millisecond, func(c *Client) error {
+			_, err := c.Indicator(context.Background(), "x")
+			return err
+		}, 2, true},
+		{"hung: a mutation is sent once", true, 5, 10 * time.Millisecond, 10 * time.Millisecond, func(c *Client) error {
+			_, err := c.AddSighting(context.Background(), SightingInput{FromID: "a", ToID: "b", Count: 1, FirstSeen: time.Now(), LastSeen: time.Now()})
+			return err
+		}, 1, true},
+		{"502: every retry fits", false, 5, 10 * time.Millisecond, 10 * time.Millisecond, func(c *Client) error {
+			_, err := c.About(context.Background())
+			return err
+		}, 6, false},
+		{"502: waits of one timeout, the third try is the last that fits", false, 5, timeout, timeout, func(c *Client) error {
+			_, err := c.About(context.Background())
+			return err
+		}, 3, false},
+		{"502: a first wait past the bound, no retry", false, 5, 3 * timeout, 3 * timeout, func(c *Client) error {
+			_, err := c.About(context.Background())
+			return err
+		}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &fakeClock{now: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
+			var reqs atomic.Int32
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reqs.Add(1)
+				_, _ = io.Copy(io.Discard, r.Body) // then a hang-up cancels r.Context()
+				if !tt.hang {
+					http.Error(w, "down", http.StatusBadGateway)
+					return
+				}
+				clock.advance(timeout)
+				// Until the client hangs up; the cap only keeps a client
+				// without a timeout from hanging the test.
+				select {
+				case <-r.Context().Done():
+				case <-time.After(20 * time.Second):
+				}
+			}))
+			defer s.Close()
+			cfg := opencti.DefaultConfig()
+			cfg.URL, cfg.Token = s.URL, token
+			cfg.Transport.Timeout = timeout
+			c, err := New(cfg, WithRetry(tt.retries, tt.init, tt.max), WithClock(clock.Now, clock.Sleep))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tt.call(c)
+			var te *TransportError
+			if !errors.As(err, &te) || !IsTransient(err) {
+				t.Fatalf("err = %v, want a transient *TransportError", err)
+			}
+			var ne net.Error
+			if timedOut := errors.As(err, &ne) && ne.Timeout(); timedOut != tt.wantTimeout {
+				t.Fatalf("err = %v: timeout %v, want %v", err, timedOut, tt.wantTimeout)
+			}
+			if got := reqs.Load(); got != tt.wantReqs {
+				t.Fatalf("%d requests, want %d (err %v)", got, tt.wantReqs, err)
+			}
+			t.Logf("%v", err)
+		})
 	}
 }

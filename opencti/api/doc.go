@@ -8,7 +8,8 @@
 //
 // Errors: transport failures and HTTP 5xx/429 answers are *TransportError and
 // are retried with exponential back-off (context-aware) by every method but
-// AddSighting; GraphQL errors (OpenCTI answers them with HTTP 200, or 400 for
+// AddSighting, never past RetryBound × opencti.timeout for the whole call
+// (a retry starts only if it can end within that bound); GraphQL errors (OpenCTI answers them with HTTP 200, or 400 for
 // documents it rejects) are *GraphQLError, naming the operation and carrying
 // each message and its extensions.code, and are never retried here.
 //

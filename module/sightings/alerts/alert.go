@@ -70,6 +70,18 @@ type Enrichment struct {
 	MatchedIndex, MatchedID string
 	// MatchedAtomic is the event value that matched; MatchedField its field.
 	MatchedAtomic, MatchedField string
+	// Legacy is set for a 7.12-7.14 threat.indicator[] entry (the others
+	// come from threat.enrichments[]).
+	Legacy bool
+}
+
+// MatchedPath is the alert field of the enrichment's matched.<leaf>, for
+// logs: threat.enrichments.matched.<leaf>, or threat.indicator.matched.<leaf>.
+func (e Enrichment) MatchedPath(leaf string) string {
+	if e.Legacy {
+		return "threat.indicator.matched." + leaf
+	}
+	return "threat.enrichments.matched." + leaf
 }
 
 func (e Enrichment) useful() bool {
@@ -201,7 +213,7 @@ func fromEntries(entries []any, legacy bool) ([]Enrichment, error) {
 			continue
 		}
 		objects++
-		var e Enrichment
+		e := Enrichment{Legacy: legacy}
 		indicator := m
 		if !legacy {
 			indicator, _ = getMap(m, "indicator")

@@ -111,7 +111,7 @@ func TestParse(t *testing.T) {
 			name: "7.14 fixture: threat.indicator[] with matched, signal.original_time",
 			id:   id7, index: index7, src: src7,
 			want: Alert{ID: id7, Index: index7, Time: mustTime("2021-08-04T04:14:53.490Z"), Enrichments: []Enrichment{{
-				MatchedIndex: "filebeat-7.14.0-2021.08.04-000001", MatchedID: "_tdUD3sBcVT20cvWAkpd", MatchedAtomic: "elastic.local", MatchedField: "host.name",
+				MatchedIndex: "filebeat-7.14.0-2021.08.04-000001", MatchedID: "_tdUD3sBcVT20cvWAkpd", MatchedAtomic: "elastic.local", MatchedField: "host.name", Legacy: true,
 			}}},
 		},
 		{
@@ -228,7 +228,7 @@ func TestIndicatorDocIDs(t *testing.T) {
 }
 
 func TestBody(t *testing.T) {
-	r := NewReader(nil, []string{".alerts-security.alerts-*"}, json.RawMessage(`{"term":{"kibana.alert.workflow_status":"open"}}`))
+	r := NewReader(nil, []string{".alerts-security.alerts-*"}, json.RawMessage(`{"term":{"kibana.alert.workflow_status":"open"}}`), time.Second)
 	b, err := r.Body(Query{From: mustTime("2024-01-01T00:00:00.5Z"), After: []any{json.Number("1704067200000"), "u", "", ""}, Size: 7})
 	if err != nil {
 		t.Fatal(err)

@@ -28,12 +28,24 @@ type Reader struct {
 	es      *elasticsearch.Client
 	indices []string
 	filter  json.RawMessage
+	timeout time.Duration
 }
 
 // NewReader searches indices (patterns allowed) for indicator-match alerts,
-// adding filter (a query DSL clause, may be empty) to the query.
-func NewReader(es *elasticsearch.Client, indices []string, filter json.RawMessage) *Reader {
-	return &Reader{es: es, indices: indices, filter: filter}
+// adding filter (a query DSL clause, may be empty) to the query. Each
+// request, from sending it to reading the last byte of the answer and
+// go-elasticsearch's own retries included, must end within timeout (0: no
+// limit): a hung engine fails the request instead of holding the poll.
+func NewReader(es *elasticsearch.Client, indices []string, filter json.RawMessage, timeout time.Duration) *Reader {
+	return &Reader{es: es, indices: indices, filter: filter, timeout: timeout}
+}
+
+// requestContext bounds one request by the reader's timeout.
+func (r *Reader) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, r.timeout)
 }
 
 // Query selects a page of alerts.
@@ -98,6 +110,8 @@ func (r *Reader) Page(ctx context.Context, q Query) ([]Hit, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := r.requestContext(ctx)
+	defer cancel()
 	es := r.es
 	res, err := es.Search(
 		es.Search.WithContext(ctx),
@@ -128,30 +142,80 @@ func (r *Reader) Page(ctx context.Context, q Query) ([]Hit, error) {
 }
 
 // Document fetches a document by index and id; ok is false when it (or the
-// index) does not exist.
+// index) does not exist. The index and id travel in the body of a _mget
+// request, never in its path: go-elasticsearch writes path parts as they
+// are, and behind a host with a path prefix (hosts: ["https://h/es"]) the
+// transport drops a url.PathEscape'd form, so an id holding "/", "?" or
+// "../" could reach another endpoint.
 func (r *Reader) Document(ctx context.Context, index, id string) (map[string]any, bool, error) {
-	es := r.es
-	res, err := es.Get(index, id, es.Get.WithContext(ctx))
+	op := fmt.Sprintf("get %q/%q", index, id)
+	body, err := json.Marshal(map[string]any{"docs": []any{map[string]any{"_index": index, "_id": id}}})
 	if err != nil {
-		return nil, false, &SearchError{Op: "get " + index + "/" + id, Err: err}
+		return nil, false, &SearchError{Op: op, Err: err}
+	}
+	ctx, cancel := r.requestContext(ctx)
+	defer cancel()
+	es := r.es
+	res, err := es.Mget(bytes.NewReader(body), es.Mget.WithContext(ctx))
+	if err != nil {
+		return nil, false, &SearchError{Op: op, Err: err}
 	}
 	defer res.Body.Close()
-	if res.StatusCode == http.StatusNotFound {
-		return nil, false, nil
-	}
 	if res.IsError() {
-		return nil, false, statusError("get "+index+"/"+id, res.StatusCode, res.Body)
+		return nil, false, statusError(op, res.StatusCode, res.Body)
 	}
 	var out struct {
-		Found  bool           `json:"found"`
-		Source map[string]any `json:"_source"`
+		Docs []struct {
+			Found  bool            `json:"found"`
+			Source map[string]any  `json:"_source"`
+			Error  json.RawMessage `json:"error"`
+		} `json:"docs"`
 	}
 	dec := json.NewDecoder(res.Body)
 	dec.UseNumber()
 	if err := dec.Decode(&out); err != nil {
-		return nil, false, &SearchError{Op: "get " + index + "/" + id, Err: fmt.Errorf("decode answer: %w", err)}
+		return nil, false, &SearchError{Op: op, Err: fmt.Errorf("decode answer: %w", err)}
 	}
-	return out.Source, out.Found && out.Source != nil, nil
+	if len(out.Docs) != 1 {
+		return nil, false, &SearchError{Op: op, Err: fmt.Errorf("decode answer: %d docs, want 1", len(out.Docs))}
+	}
+	doc := out.Docs[0]
+	if len(doc.Error) > 0 && string(doc.Error) != "null" {
+		typ, reason := docError(doc.Error)
+		if docMissing[typ] {
+			return nil, false, nil
+		}
+		return nil, false, &SearchError{Op: op, Err: fmt.Errorf("%s: %s", typ, reason)}
+	}
+	return doc.Source, doc.Found && doc.Source != nil, nil
+}
+
+// docMissing are the per-document errors of _mget that mean the alert points
+// to nothing readable here (a deleted index, a name or routing the engine
+// refuses): the lookup is a miss. Other errors (security_exception, ...)
+// fail the request.
+var docMissing = map[string]bool{
+	"index_not_found_exception":    true,
+	"invalid_index_name_exception": true,
+	"illegal_argument_exception":   true,
+	"routing_missing_exception":    true,
+}
+
+// docError reads a per-document error: {"type":..., "reason":...}, or a
+// plain string (older engines).
+func docError(raw json.RawMessage) (typ, reason string) {
+	var e struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal(raw, &e); err == nil {
+		return e.Type, e.Reason
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return "", s
+	}
+	return "", string(raw)
 }
 
 // SearchError is a failed request to Elasticsearch.
