@@ -252,7 +252,11 @@ func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
 }
 
 // startPosition is the saved position, or the configured start point on the
-// first run.
+// first run. A first run's position is saved at once: with a recovery, its
+// recover date must stay the same over restarts until the recovery is
+// complete (a later date would skip the deletes made in between, whose
+// objects the recovery no longer lists), and nothing acknowledged is
+// implied by the configured start.
 func startPosition(cfg config.StartConfig, store *checkpoint.Store, log *logp.Logger, now time.Time) (checkpoint.Position, error) {
 	pos, ok, err := store.Load()
 	if err != nil {
@@ -262,7 +266,12 @@ func startPosition(cfg config.StartConfig, store *checkpoint.Store, log *logp.Lo
 		log.Infow("resuming from the saved stream position", "start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
 		return pos, nil
 	}
-	return firstPosition(cfg, now), nil
+	pos = firstPosition(cfg, now)
+	if err := store.Save(pos); err != nil {
+		return checkpoint.Position{}, fmt.Errorf("first run: cannot save the start position in %s (the beat's path.data must be writable): %w", store.Path(), err)
+	}
+	log.Infow("first run: starting from the configured start point", "start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+	return pos, nil
 }
 
 func firstPosition(cfg config.StartConfig, now time.Time) checkpoint.Position {
