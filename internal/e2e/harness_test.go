@@ -148,6 +148,9 @@ func startBeat(t *testing.T, dir string, o beatOptions) *beatProc {
 	p := &beatProc{t: t, cmd: cmd, dir: dir, statsPort: port, out: out, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			p.dumpStacks()
+		}
 		p.kill()
 		if t.Failed() {
 			full := filepath.Join(os.TempDir(), fmt.Sprintf("openctibeat-e2e-%s-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), cmd.Process.Pid))
@@ -167,6 +170,21 @@ func tail(s string, n int) string {
 
 // beatEnv is the environment without the old connector's variables.
 func beatEnv() []string { return config.WithoutLegacyEnv(os.Environ()) }
+
+// dumpStacks makes a running beat print every goroutine's stack (Go's
+// answer to SIGQUIT) into its output, for the log of a failed test.
+func (p *beatProc) dumpStacks() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+	}
+}
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *beatProc) kill() {

@@ -118,17 +118,32 @@ func (s *scenario) merge(target map[string]any, sources ...map[string]any) {
 
 func (s *scenario) raw(name, data string) string { return s.add(name, data) }
 
+// liveReceived is the number of the stream's own events of a name the beat
+// received: creates OpenCTI sent on its own (dependencies, recovered
+// objects) are counted apart.
+func liveReceived(stats map[string]float64, name string) int {
+	n := stats["openctibeat.events.received."+name+"_total"]
+	if name == "create" {
+		n -= stats["openctibeat.events.origin.dependencies_total"] + stats["openctibeat.events.origin.init_total"]
+	}
+	return int(n)
+}
+
 func (s *scenario) lastID() string { return s.events[len(s.events)-1].ID }
 
 // mixed builds n indicators through creates, updates, deletes and merges,
-// plus malware and relationships.
+// plus malware and relationships from indicators to malware (which the
+// platform sends as dependencies of both).
 func mixed(n int) *scenario {
 	s := newScenario()
 	for i := 0; i < n; i++ {
 		s.create(object("indicator", i, 1))
 		if i%5 == 0 {
 			s.create(object("malware", 100000+i, 1))
-			s.create(object("relationship", 200000+i, 1))
+			rel := object("relationship", 200000+i, 1)
+			rel["source_ref"] = object("indicator", i, 1)["id"]
+			rel["target_ref"] = object("malware", 100000+i, 1)["id"]
+			s.create(rel)
 		}
 		if i >= 3 && i%3 == 0 {
 			s.update(object("indicator", i-3, 2))
