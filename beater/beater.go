@@ -175,7 +175,11 @@ func Run(ctx context.Context, p Params) error {
 	}
 	startSightings(ctx, p, p.DataPath)
 
-	p.Log.Infow("reading the OpenCTI live stream", "url", opencti.RedactURL(p.Config.OpenCTI.URL),
+	if p.Config.OpenCTI.HasUserinfo() {
+		p.Log.Warnw("openctibeat.opencti.url carries credentials (user:password@); they are not used (the token authenticates every request) and are left out of requests, documents and logs: remove them from the URL",
+			"url", opencti.RedactURL(p.Config.OpenCTI.URL))
+	}
+	p.Log.Infow("reading the OpenCTI live stream", "url", p.Config.OpenCTI.BaseURL(),
 		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,
 		"position_file", p.Store.Path())
 	resets := make(chan checkpoint.Position, 1)

@@ -18,6 +18,10 @@
 // and keeping documents inside the rules' 30-day window, are done on the
 // engine by the expiry package.
 //
+// Links (threat.indicator.reference, threat.feed.reference) are built
+// from OpenCTI's URL without its userinfo: credentials in the URL never
+// reach a document.
+//
 // Mapping is pure: the clock and the identity names (for
 // threat.indicator.provider, learnt from identity objects on the stream)
 // are the only inputs besides the event.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -41,12 +42,28 @@ var _ mapping.Mapper = (*Mapper)(nil)
 const maxIdentities = 100_000
 
 // New returns an ecs mode mapper. openctiURL is OpenCTI's base URL (for
-// threat.indicator.reference); now is the clock.
+// threat.indicator.reference and threat.feed.reference; credentials in it
+// never reach a document); now is the clock.
 func New(cfg Config, openctiURL string, now func() time.Time) *Mapper {
 	if now == nil {
 		now = time.Now
 	}
-	return &Mapper{cfg: cfg, baseURL: strings.TrimRight(openctiURL, "/"), now: now, identities: map[string]string{}}
+	return &Mapper{cfg: cfg, baseURL: linkBase(openctiURL), now: now, identities: map[string]string{}}
+}
+
+// linkBase is the base of the documents' links: the URL without userinfo
+// (https://user:pass@host) and without a trailing slash; empty (no links)
+// when it does not parse.
+func linkBase(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.User != nil {
+		u.User = nil
+		raw = u.String()
+	}
+	return strings.TrimRight(raw, "/")
 }
 
 // Map returns the writes that make the index reflect ev.

@@ -270,6 +270,55 @@ func TestNonSTIXPatterns(t *testing.T) {
 	checkGolden(t, "non-stix yara", render(mustMap(t, m, event.Event{Kind: event.Create, Object: indicator("rule x { condition: true }", func(m map[string]any) { m["pattern_type"] = "yara" })})))
 }
 
+// TestReferencesWithoutCredentials: credentials in OpenCTI's URL
+// (https://user:pass@host) reach no document; the links keep the rest of
+// the URL.
+func TestReferencesWithoutCredentials(t *testing.T) {
+	const internalID = "cee1aad9-81a9-4e38-a829-a06b56b29338"
+	tests := []struct {
+		name, url, wantFeed string
+	}{
+		{"user and password", "https://octi-user:s3cret-pass@opencti.example.com/", "https://opencti.example.com"},
+		{"user only", "https://octi-user@opencti.example.com:8443/octi", "https://opencti.example.com:8443/octi"},
+		{"no credentials", "https://opencti.example.com/", "https://opencti.example.com"},
+		{"unparsable", "https://octi-user:s3cret-pass@opencti.example.com:port/", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(DefaultConfig(), tt.url, clock)
+			var docs []mapping.Doc
+			for _, obj := range []stix.Object{
+				indicator("[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'c2.example.net']", nil),
+				indicator("rule x { condition: true }", func(m map[string]any) { m["pattern_type"] = "yara" }),
+			} {
+				docs = append(docs, mustMap(t, m, event.Event{Kind: event.Create, Object: obj})...)
+			}
+			if len(docs) != 3 {
+				t.Fatalf("%d documents, want 3", len(docs))
+			}
+			wantRef := ""
+			if tt.wantFeed != "" {
+				wantRef = tt.wantFeed + "/dashboard/observations/indicators/" + internalID
+			}
+			for _, d := range docs {
+				threat := d.Fields["threat"].(map[string]any)
+				feedRef, _ := threat["feed"].(map[string]any)["reference"].(string)
+				ref, _ := threat["indicator"].(map[string]any)["reference"].(string)
+				if feedRef != tt.wantFeed || ref != wantRef {
+					t.Errorf("%s: threat.feed.reference %q, threat.indicator.reference %q; want %q, %q", d.ID, feedRef, ref, tt.wantFeed, wantRef)
+				}
+				b, err := json.Marshal(d.Fields)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(b, []byte("s3cret-pass")) || bytes.Contains(b, []byte("octi-user")) {
+					t.Errorf("%s carries the URL's credentials: %s", d.ID, b)
+				}
+			}
+		})
+	}
+}
+
 func TestConfidence(t *testing.T) {
 	for in, want := range map[any]string{nil: "Not Specified", float64(0): "None", float64(1): "Low", float64(29): "Low", float64(30): "Medium", float64(69): "Medium", float64(70): "High", float64(100): "High", "x": "Not Specified"} {
 		if got := Confidence(in); got != want {
