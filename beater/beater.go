@@ -236,7 +236,8 @@ func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
 	if p.Config.Mode == config.ModeSTIX {
 		return stixmode.New(p.Config.STIX), nil, nil
 	}
-	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now)
+	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now,
+		ecsmode.WithLogger(p.Log.Named("ecs")), ecsmode.WithMetrics(ecsmode.NewMetrics(p.Registry.GetOrCreateRegistry("mapping"))))
 	exp := p.Config.ECS.Expiry
 	if !exp.Enabled {
 		return mapper, nil, nil
