@@ -75,6 +75,13 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	}, nil
 }
 
+// StopTimeout bounds how long Run may take to return after Stop. Stopping
+// never waits for the output (see Run), so it normally takes milliseconds;
+// past StopTimeout, Run returns anyway: the position on disk then covers
+// only acknowledged events, as always, and may lag the newest of them (they
+// are read again at the next start).
+const StopTimeout = 10 * time.Second
+
 // Run consumes the stream until Stop.
 func (bt *Beater) Run(_ *beat.Beat) error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -82,15 +89,38 @@ func (bt *Beater) Run(_ *beat.Beat) error {
 	bt.cancel = cancel
 	bt.mu.Unlock()
 	defer cancel()
-	return Run(ctx, Params{
-		Config:   bt.cfg,
-		Output:   bt.output,
-		Log:      bt.log,
-		Pipeline: bt.pipeline,
-		Registry: bt.reg,
-		Store:    bt.store,
-		DataPath: bt.dataPath,
-	})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Params{
+			Config:   bt.cfg,
+			Output:   bt.output,
+			Log:      bt.log,
+			Pipeline: bt.pipeline,
+			Registry: bt.reg,
+			Store:    bt.store,
+			DataPath: bt.dataPath,
+		})
+	}()
+	return awaitStop(ctx, done, StopTimeout, bt.log)
+}
+
+// awaitStop returns Run's result; once ctx ends it waits at most timeout.
+func awaitStop(ctx context.Context, done <-chan error, timeout time.Duration, log *logp.Logger) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		log.Errorw("the beat did not stop in time; exiting without waiting further (the saved position covers only acknowledged events)",
+			"stop_timeout", timeout.String())
+		return nil
+	}
 }
 
 // Stop ends Run.
@@ -184,9 +214,19 @@ func Run(ctx context.Context, p Params) error {
 		"position_file", p.Store.Path())
 	resets := make(chan checkpoint.Position, 1)
 	startConnector(ctx, p, saver, start, resets)
+	// Stopping does not wait for the output (issue #10). When libbeat calls
+	// Stop, it has already closed the pipeline, after giving the output its
+	// close timeout to acknowledge what was queued; what was not
+	// acknowledged then is not counted as done and is read again at the
+	// next start. So the publisher is closed as soon as ctx ends: a publish
+	// waiting for room in the pipeline or for the acknowledgement of an
+	// earlier write of the same document, which will never come, returns at
+	// once, and so do the handoff queue and the stream handler behind it.
+	stopPublishing := context.AfterFunc(ctx, func() { _ = pub.Close() })
+	defer stopPublishing()
 	err = runStream(ctx, client, c, queued, tracker, resets, p.Log)
-	// Closing the client waits (up to the pipeline's WaitClose) for pending
-	// acknowledgements; then the last acknowledged position is saved.
+	// Then the publishing goroutine ends and the last acknowledged position
+	// is saved.
 	queued.stop()
 	if cerr := pub.Close(); cerr != nil {
 		p.Log.Warnw("closing the publisher", "error", cerr)
