@@ -64,16 +64,29 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		output = b.Config.Output
 	}
 	config.LastLegacyReport().Log(b.Info.Logger.Named("config"))
+	// libbeat closes b.Publisher when it stops the beat, before Stop: the
+	// Guard keeps what the pipeline drops then from counting as
+	// acknowledged (issue #10).
+	var pipeline beat.PipelineConnector
+	if b.Publisher != nil {
+		guard := publish.NewGuard(b.Publisher, CloseWait)
+		b.Publisher, pipeline = guard, guard
+	}
 	return &Beater{
 		dataPath: dataPath(p),
 		cfg:      cfg,
 		output:   output,
 		log:      b.Info.Logger.Named("openctibeat"),
-		pipeline: b.Publisher,
+		pipeline: pipeline,
 		reg:      beatReg,
 		store:    checkpoint.NewStore(p.Resolve(paths.Data, cfg.PositionFile)),
 	}, nil
 }
+
+// CloseWait is how long stopping waits for the output to acknowledge the
+// events already published, before libbeat closes its pipeline (see
+// publish.Guard).
+const CloseWait = time.Second
 
 // StopTimeout bounds how long Run may take to return after Stop. Stopping
 // never waits for the output (see Run), so it normally takes milliseconds;
@@ -215,13 +228,14 @@ func Run(ctx context.Context, p Params) error {
 	resets := make(chan checkpoint.Position, 1)
 	startConnector(ctx, p, saver, start, resets)
 	// Stopping does not wait for the output (issue #10). When libbeat calls
-	// Stop, it has already closed the pipeline, after giving the output its
-	// close timeout to acknowledge what was queued; what was not
-	// acknowledged then is not counted as done and is read again at the
-	// next start. So the publisher is closed as soon as ctx ends: a publish
-	// waiting for room in the pipeline or for the acknowledgement of an
-	// earlier write of the same document, which will never come, returns at
-	// once, and so do the handoff queue and the stream handler behind it.
+	// Stop, it has already closed the pipeline (through publish.Guard,
+	// which first gave the output CloseWait to acknowledge what was
+	// published); what was not acknowledged then is not counted as done and
+	// is read again at the next start. So the publisher is closed as soon
+	// as ctx ends: a publish waiting for room in the pipeline or for the
+	// acknowledgement of an earlier write of the same document, which will
+	// never come, returns at once, and so do the handoff queue and the
+	// stream handler behind it.
 	stopPublishing := context.AfterFunc(ctx, func() { _ = pub.Close() })
 	defer stopPublishing()
 	err = runStream(ctx, client, c, queued, tracker, resets, p.Log)
