@@ -64,16 +64,36 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		output = b.Config.Output
 	}
 	config.LastLegacyReport().Log(b.Info.Logger.Named("config"))
+	// libbeat closes b.Publisher when it stops the beat, before Stop: the
+	// Guard keeps what the pipeline drops then from counting as
+	// acknowledged (issue #10).
+	var pipeline beat.PipelineConnector
+	if b.Publisher != nil {
+		guard := publish.NewGuard(b.Publisher, CloseWait)
+		b.Publisher, pipeline = guard, guard
+	}
 	return &Beater{
 		dataPath: dataPath(p),
 		cfg:      cfg,
 		output:   output,
 		log:      b.Info.Logger.Named("openctibeat"),
-		pipeline: b.Publisher,
+		pipeline: pipeline,
 		reg:      beatReg,
 		store:    checkpoint.NewStore(p.Resolve(paths.Data, cfg.PositionFile)),
 	}, nil
 }
+
+// CloseWait is how long stopping waits for the output to acknowledge the
+// events already published, before libbeat closes its pipeline (see
+// publish.Guard).
+const CloseWait = time.Second
+
+// StopTimeout bounds how long Run may take to return after Stop. Stopping
+// never waits for the output (see Run), so it normally takes milliseconds;
+// past StopTimeout, Run returns anyway: the position on disk then covers
+// only acknowledged events, as always, and may lag the newest of them (they
+// are read again at the next start).
+const StopTimeout = 10 * time.Second
 
 // Run consumes the stream until Stop.
 func (bt *Beater) Run(_ *beat.Beat) error {
@@ -82,15 +102,38 @@ func (bt *Beater) Run(_ *beat.Beat) error {
 	bt.cancel = cancel
 	bt.mu.Unlock()
 	defer cancel()
-	return Run(ctx, Params{
-		Config:   bt.cfg,
-		Output:   bt.output,
-		Log:      bt.log,
-		Pipeline: bt.pipeline,
-		Registry: bt.reg,
-		Store:    bt.store,
-		DataPath: bt.dataPath,
-	})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Params{
+			Config:   bt.cfg,
+			Output:   bt.output,
+			Log:      bt.log,
+			Pipeline: bt.pipeline,
+			Registry: bt.reg,
+			Store:    bt.store,
+			DataPath: bt.dataPath,
+		})
+	}()
+	return awaitStop(ctx, done, StopTimeout, bt.log)
+}
+
+// awaitStop returns Run's result; once ctx ends it waits at most timeout.
+func awaitStop(ctx context.Context, done <-chan error, timeout time.Duration, log *logp.Logger) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		log.Errorw("the beat did not stop in time; exiting without waiting further (the saved position covers only acknowledged events)",
+			"stop_timeout", timeout.String())
+		return nil
+	}
 }
 
 // Stop ends Run.
@@ -175,14 +218,29 @@ func Run(ctx context.Context, p Params) error {
 	}
 	startSightings(ctx, p, p.DataPath)
 
-	p.Log.Infow("reading the OpenCTI live stream", "url", opencti.RedactURL(p.Config.OpenCTI.URL),
+	if p.Config.OpenCTI.HasUserinfo() {
+		p.Log.Warnw("openctibeat.opencti.url carries credentials (user:password@); they are not used (the token authenticates every request) and are left out of requests, documents and logs: remove them from the URL",
+			"url", opencti.RedactURL(p.Config.OpenCTI.URL))
+	}
+	p.Log.Infow("reading the OpenCTI live stream", "url", p.Config.OpenCTI.BaseURL(),
 		"stream_id", p.Config.Stream.ID, "mode", p.Config.Mode, "from", start.StartFrom, "recover_until", start.RecoverUntil,
 		"position_file", p.Store.Path())
 	resets := make(chan checkpoint.Position, 1)
 	startConnector(ctx, p, saver, start, resets)
+	// Stopping does not wait for the output (issue #10). When libbeat calls
+	// Stop, it has already closed the pipeline (through publish.Guard,
+	// which first gave the output CloseWait to acknowledge what was
+	// published); what was not acknowledged then is not counted as done and
+	// is read again at the next start. So the publisher is closed as soon
+	// as ctx ends: a publish waiting for room in the pipeline or for the
+	// acknowledgement of an earlier write of the same document, which will
+	// never come, returns at once, and so do the handoff queue and the
+	// stream handler behind it.
+	stopPublishing := context.AfterFunc(ctx, func() { _ = pub.Close() })
+	defer stopPublishing()
 	err = runStream(ctx, client, c, queued, tracker, resets, p.Log)
-	// Closing the client waits (up to the pipeline's WaitClose) for pending
-	// acknowledgements; then the last acknowledged position is saved.
+	// Then the publishing goroutine ends and the last acknowledged position
+	// is saved.
 	queued.stop()
 	if cerr := pub.Close(); cerr != nil {
 		p.Log.Warnw("closing the publisher", "error", cerr)
@@ -232,7 +290,8 @@ func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
 	if p.Config.Mode == config.ModeSTIX {
 		return stixmode.New(p.Config.STIX), nil, nil
 	}
-	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now)
+	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now,
+		ecsmode.WithLogger(p.Log.Named("ecs")), ecsmode.WithMetrics(ecsmode.NewMetrics(p.Registry.GetOrCreateRegistry("mapping"))))
 	exp := p.Config.ECS.Expiry
 	if !exp.Enabled {
 		return mapper, nil, nil

@@ -149,7 +149,10 @@ func (c *checker) checkURL(context.Context) (string, error) {
 		return "", fmt.Errorf("the ssl/proxy settings cannot be loaded: %v: check openctibeat.opencti.ssl.* and proxy_url", err)
 	}
 	c.client = client
-	return opencti.RedactURL(c.baseURL()), nil
+	if c.cfg.OpenCTI.HasUserinfo() {
+		return c.baseURL() + "; the credentials in the URL are not used: the token authenticates", nil
+	}
+	return c.baseURL(), nil
 }
 
 // checkConnection resolves the host (or the proxy's) and opens a TCP

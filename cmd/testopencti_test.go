@@ -107,6 +107,16 @@ func TestRunChecks(t *testing.T) {
 			wantErr: true,
 		},
 		{
+			// The token authenticates; credentials in the URL are not used
+			// and never shown.
+			name: "credentials in the url",
+			cfg:  testConfig(strings.Replace(srv.URL(), "http://", "http://octi-user:s3cret-pass@", 1), testToken, "feed-1"),
+			want: map[string]string{
+				"opencti url": "OK (" + srv.URL() + "; the credentials in the URL are not used", "connection": "OK", "tls": "OK",
+				"token": "OK", "graphql": "OK", `live stream "feed-1"`: "OK (connected",
+			},
+		},
+		{
 			name: "stopped stream",
 			cfg:  testConfig(srv.URL(), testToken, "paused-1"),
 			want: map[string]string{
@@ -161,6 +171,9 @@ func TestRunChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lines, text, err := run(t, tt.cfg)
+			if strings.Contains(text, "octi-user") || strings.Contains(text, "s3cret-pass") {
+				t.Fatalf("the output shows the URL's credentials:\n%s", text)
+			}
 			if (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, errChecksFailed)) {
 				t.Fatalf("err = %v, want error %v\n%s", err, tt.wantErr, text)
 			}

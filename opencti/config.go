@@ -43,8 +43,32 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// BaseURL is the URL without a trailing slash.
-func (c *Config) BaseURL() string { return strings.TrimRight(c.URL, "/") }
+// BaseURL is the URL without userinfo and without a trailing slash: what
+// requests, document links and messages use. Credentials in the URL
+// (https://user:pass@host) are never used: every request carries the
+// token in its Authorization header, and Go's HTTP client turns URL
+// userinfo into basic authentication only when there is none. Left in,
+// they would only end up in documents (threat.*.reference) and error
+// messages.
+func (c *Config) BaseURL() string { return strings.TrimRight(withoutUserinfo(c.URL), "/") }
+
+// HasUserinfo tells whether the URL carries credentials (user:pass@), which
+// BaseURL leaves out.
+func (c *Config) HasUserinfo() bool {
+	u, err := url.Parse(c.URL)
+	return err == nil && u.User != nil
+}
+
+// withoutUserinfo returns raw without its userinfo (user:pass@); raw
+// unchanged when it has none or does not parse.
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
 
 // RedactURL removes credentials from a URL for logging.
 func RedactURL(raw string) string {

@@ -38,3 +38,27 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestBaseURL(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+		userinfo        bool
+	}{
+		{"plain", "https://opencti.example.com", "https://opencti.example.com", false},
+		{"trailing slash", "https://opencti.example.com/", "https://opencti.example.com", false},
+		{"user and password", "https://user:s3cret@opencti.example.com/", "https://opencti.example.com", true},
+		{"user only", "https://user@opencti.example.com:8443/octi/", "https://opencti.example.com:8443/octi", true},
+		{"empty password", "http://user:@127.0.0.1:8080", "http://127.0.0.1:8080", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{URL: tt.url}
+			if got := c.BaseURL(); got != tt.want {
+				t.Errorf("BaseURL() = %q, want %q", got, tt.want)
+			}
+			if got := c.HasUserinfo(); got != tt.userinfo {
+				t.Errorf("HasUserinfo() = %t, want %t", got, tt.userinfo)
+			}
+		})
+	}
+}

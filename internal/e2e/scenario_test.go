@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -159,10 +160,12 @@ func mixed(n int) *scenario {
 }
 
 // gate sits in front of the engine and can make it unreachable (connections
-// are closed without an answer) and slow (a delay per bulk request).
+// are closed without an answer), silent (requests are held, never
+// answered, until the client gives up) and slow (a delay per bulk request).
 type gate struct {
 	next      http.Handler
 	down      atomic.Bool
+	silent    atomic.Bool
 	bulkDelay atomic.Int64 // nanoseconds
 	bulks     atomic.Int64
 }
@@ -176,6 +179,13 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		http.Error(w, "engine down", http.StatusServiceUnavailable)
+		return
+	}
+	if g.silent.Load() {
+		// The request's context ends when the client hangs up, which the
+		// server notices only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
 		return
 	}
 	if r.URL.Path == "/_bulk" || len(r.URL.Path) > 6 && r.URL.Path[len(r.URL.Path)-6:] == "/_bulk" {

@@ -18,7 +18,17 @@
 // and keeping documents inside the rules' 30-day window, are done on the
 // engine by the expiry package.
 //
+// A pattern expanding past pattern.MaxObservables (1,000) gets the
+// documents of its first 1,000 observables; the indicator is logged with
+// its ids, its number of observables and the limit, and counted
+// (observables_truncated_total, when the Mapper has a logger and metrics).
+//
+// Links (threat.indicator.reference, threat.feed.reference) are built
+// from OpenCTI's URL without its userinfo: credentials in the URL never
+// reach a document.
+//
 // Mapping is pure: the clock and the identity names (for
 // threat.indicator.provider, learnt from identity objects on the stream)
-// are the only inputs besides the event.
+// are the only inputs besides the event; the log and the counter only
+// observe it.
 package ecsmode

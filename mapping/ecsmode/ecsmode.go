@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/elastic/elastic-agent-libs/logp"
 
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/opencti/event"
@@ -30,6 +33,8 @@ type Mapper struct {
 	cfg     Config
 	baseURL string
 	now     func() time.Time
+	log     *logp.Logger
+	metrics *Metrics
 
 	mu         sync.Mutex
 	identities map[string]string // STIX id -> name, for threat.indicator.provider
@@ -40,13 +45,43 @@ var _ mapping.Mapper = (*Mapper)(nil)
 // maxIdentities bounds the identity names remembered.
 const maxIdentities = 100_000
 
+// Option sets an optional dependency of a Mapper.
+type Option func(*Mapper)
+
+// WithLogger logs the indicators whose observables are cut at
+// pattern.MaxObservables (default: no log).
+func WithLogger(log *logp.Logger) Option { return func(m *Mapper) { m.log = log } }
+
+// WithMetrics counts them (default: no count).
+func WithMetrics(metrics *Metrics) Option { return func(m *Mapper) { m.metrics = metrics } }
+
 // New returns an ecs mode mapper. openctiURL is OpenCTI's base URL (for
-// threat.indicator.reference); now is the clock.
-func New(cfg Config, openctiURL string, now func() time.Time) *Mapper {
+// threat.indicator.reference and threat.feed.reference; credentials in it
+// never reach a document); now is the clock.
+func New(cfg Config, openctiURL string, now func() time.Time, opts ...Option) *Mapper {
 	if now == nil {
 		now = time.Now
 	}
-	return &Mapper{cfg: cfg, baseURL: strings.TrimRight(openctiURL, "/"), now: now, identities: map[string]string{}}
+	m := &Mapper{cfg: cfg, baseURL: linkBase(openctiURL), now: now, log: logp.NewNopLogger(), identities: map[string]string{}}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// linkBase is the base of the documents' links: the URL without userinfo
+// (https://user:pass@host) and without a trailing slash; empty (no links)
+// when it does not parse.
+func linkBase(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.User != nil {
+		u.User = nil
+		raw = u.String()
+	}
+	return strings.TrimRight(raw, "/")
 }
 
 // Map returns the writes that make the index reflect ev.
@@ -82,7 +117,7 @@ func (m *Mapper) Map(ev event.Event) ([]mapping.Doc, error) {
 		docs = append(docs, cur...)
 		return append(docs, m.previousDeletes(ev, obj, keep)...), nil
 	}
-	puts, err := m.documents(obj)
+	puts, err := m.documents(ev.ID, obj)
 	if err != nil {
 		return docs, err
 	}
@@ -184,8 +219,9 @@ func observableID(obj stix.Object, o pattern.Observable) string {
 	return obj.DocID() + ":" + hex.EncodeToString(sum[:8])
 }
 
-// documents builds the documents of a live indicator.
-func (m *Mapper) documents(obj stix.Object) ([]mapping.Doc, error) {
+// documents builds the documents of a live indicator (eventID: the stream
+// event that carries it, for the log).
+func (m *Mapper) documents(eventID string, obj stix.Object) ([]mapping.Doc, error) {
 	now := m.now().UTC()
 	base := m.indicatorFields(obj)
 	patternType := obj.String("pattern_type")
@@ -199,6 +235,9 @@ func (m *Mapper) documents(obj stix.Object) ([]mapping.Doc, error) {
 	obs, err := p.Observables()
 	if err != nil && !errors.Is(err, pattern.ErrTooMany) {
 		return nil, fmt.Errorf("%w: indicator %s: %v", ErrInvalidPattern, obj.ID, err)
+	}
+	if err != nil {
+		m.truncated(eventID, obj, p, len(obs))
 	}
 	if len(obs) == 0 {
 		// No equality on an observable value (LIKE, MATCHES, ...): the
@@ -222,6 +261,21 @@ func (m *Mapper) documents(obj stix.Object) ([]mapping.Doc, error) {
 		docs = append(docs, m.doc(obj, observableID(obj, o), now, doc, f, typ, display))
 	}
 	return docs, nil
+}
+
+// countLimit bounds the counting of a truncated indicator's observables
+// (for the log): a pattern can expand exponentially.
+const countLimit = 100 * pattern.MaxObservables
+
+// truncated counts and logs an indicator whose observables were cut at
+// pattern.MaxObservables (or at the expansion's work budget): only the
+// first indexed are indexed, the others are not matched by any rule.
+func (m *Mapper) truncated(eventID string, obj stix.Object, p *pattern.Pattern, indexed int) {
+	m.metrics.truncated()
+	n, exact := p.CountObservables(countLimit)
+	m.log.Warnw("indicator pattern expands past the observables limit: only the first observables are indexed, the others match no rule",
+		"event_id", eventID, "stix_id", obj.ID, "indicator_id", obj.InternalID,
+		"observables", max(n, indexed), "observables_exact", exact, "indexed", indexed, "limit", pattern.MaxObservables)
 }
 
 func assertedValues(o pattern.Observable) map[string]any {

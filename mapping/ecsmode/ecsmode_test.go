@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,10 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/elastic-agent-libs/logp/logptest"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/openctibeat/openctibeat/internal/ecsfields"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/opencti/event"
 	"github.com/openctibeat/openctibeat/stix"
+	"github.com/openctibeat/openctibeat/stix/pattern"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -268,6 +274,118 @@ func TestNonSTIXPatterns(t *testing.T) {
 		}
 	}
 	checkGolden(t, "non-stix yara", render(mustMap(t, m, event.Event{Kind: event.Create, Object: indicator("rule x { condition: true }", func(m map[string]any) { m["pattern_type"] = "yara" })})))
+}
+
+// TestReferencesWithoutCredentials: credentials in OpenCTI's URL
+// (https://user:pass@host) reach no document; the links keep the rest of
+// the URL.
+func TestReferencesWithoutCredentials(t *testing.T) {
+	const internalID = "cee1aad9-81a9-4e38-a829-a06b56b29338"
+	tests := []struct {
+		name, url, wantFeed string
+	}{
+		{"user and password", "https://octi-user:s3cret-pass@opencti.example.com/", "https://opencti.example.com"},
+		{"user only", "https://octi-user@opencti.example.com:8443/octi", "https://opencti.example.com:8443/octi"},
+		{"no credentials", "https://opencti.example.com/", "https://opencti.example.com"},
+		{"unparsable", "https://octi-user:s3cret-pass@opencti.example.com:port/", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(DefaultConfig(), tt.url, clock)
+			var docs []mapping.Doc
+			for _, obj := range []stix.Object{
+				indicator("[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'c2.example.net']", nil),
+				indicator("rule x { condition: true }", func(m map[string]any) { m["pattern_type"] = "yara" }),
+			} {
+				docs = append(docs, mustMap(t, m, event.Event{Kind: event.Create, Object: obj})...)
+			}
+			if len(docs) != 3 {
+				t.Fatalf("%d documents, want 3", len(docs))
+			}
+			wantRef := ""
+			if tt.wantFeed != "" {
+				wantRef = tt.wantFeed + "/dashboard/observations/indicators/" + internalID
+			}
+			for _, d := range docs {
+				threat := d.Fields["threat"].(map[string]any)
+				feedRef, _ := threat["feed"].(map[string]any)["reference"].(string)
+				ref, _ := threat["indicator"].(map[string]any)["reference"].(string)
+				if feedRef != tt.wantFeed || ref != wantRef {
+					t.Errorf("%s: threat.feed.reference %q, threat.indicator.reference %q; want %q, %q", d.ID, feedRef, ref, tt.wantFeed, wantRef)
+				}
+				b, err := json.Marshal(d.Fields)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(b, []byte("s3cret-pass")) || bytes.Contains(b, []byte("octi-user")) {
+					t.Errorf("%s carries the URL's credentials: %s", d.ID, b)
+				}
+			}
+		})
+	}
+}
+
+// TestObservablesTruncated: an indicator whose pattern expands past
+// pattern.MaxObservables keeps its first ones and is counted and logged
+// with its ids, how many observables it has and the limit.
+func TestObservablesTruncated(t *testing.T) {
+	values := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			if i > from {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "'10.0.%d.%d'", i/250, i%250)
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name, pattern string
+		docs          int
+		truncated     bool
+		observables   int64
+	}{
+		{"at the limit", "[ipv4-addr:value IN (" + values(0, pattern.MaxObservables) + ")]", pattern.MaxObservables, false, 0},
+		{"past the limit", "[ipv4-addr:value IN (" + values(0, 1500) + ")]", pattern.MaxObservables, true, 1500},
+		{"past the limit across observations", "[ipv4-addr:value IN (" + values(0, 700) + ")] OR [ipv4-addr:value IN (" + values(700, 1200) + ")]", pattern.MaxObservables, true, 1200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := monitoring.NewRegistry()
+			log, logs := logptest.NewTestingLoggerWithObserver(t, "")
+			m := New(DefaultConfig(), "https://opencti.example.com", clock, WithLogger(log), WithMetrics(NewMetrics(reg)))
+			docs := mustMap(t, m, event.Event{ID: "1700000000000-0", Kind: event.Create, Object: indicator(tt.pattern, nil)})
+			if len(docs) != tt.docs {
+				t.Fatalf("%d documents, want %d", len(docs), tt.docs)
+			}
+			wantCount := int64(0)
+			if tt.truncated {
+				wantCount = 1
+			}
+			if got := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false).Ints["observables_truncated_total"]; got != wantCount {
+				t.Errorf("observables_truncated_total = %d, want %d", got, wantCount)
+			}
+			entries := logs.FilterMessageSnippet("observables limit").AllUntimed()
+			if !tt.truncated {
+				if len(entries) != 0 {
+					t.Fatalf("logged %v", entries)
+				}
+				return
+			}
+			if len(entries) != 1 {
+				t.Fatalf("%d log lines about the limit, want 1", len(entries))
+			}
+			got := entries[0].ContextMap()
+			want := map[string]any{
+				"event_id": "1700000000000-0", "stix_id": "indicator--86d9fae0-300e-54a8-9b7e-041e303406ad",
+				"indicator_id": "cee1aad9-81a9-4e38-a829-a06b56b29338", "observables": tt.observables,
+				"observables_exact": true, "indexed": int64(pattern.MaxObservables), "limit": int64(pattern.MaxObservables),
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("log fields (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestConfidence(t *testing.T) {

@@ -85,5 +85,6 @@
 // nothing. Observations joined by AND, OR or FOLLOWEDBY all contribute;
 // qualifiers are ignored; duplicates are returned once, in pattern order.
 // The expansion is capped at MaxObservables, past which Observables returns
-// the first MaxObservables and ErrTooMany.
+// the first MaxObservables and ErrTooMany; CountObservables tells how many
+// there are, up to a higher limit.
 package pattern

@@ -57,7 +57,7 @@ func (p *Pattern) Observables() ([]Observable, error) {
 	if p == nil || p.Root == nil {
 		return nil, nil
 	}
-	x := &expander{seen: map[string]bool{}}
+	x := &expander{seen: map[string]bool{}, limit: MaxObservables}
 	x.walk(p.Root)
 	if x.overflow || len(x.out) > MaxObservables {
 		if len(x.out) > MaxObservables {
@@ -68,9 +68,23 @@ func (p *Pattern) Observables() ([]Observable, error) {
 	return x.out, nil
 }
 
+// CountObservables counts the observables Observables finds, without its
+// cap, up to limit: what a pattern capped by Observables really holds.
+// The count is exact when complete; otherwise it is a lower bound (the
+// expansion passed limit or its work budget).
+func (p *Pattern) CountObservables(limit int) (n int, complete bool) {
+	if p == nil || p.Root == nil {
+		return 0, true
+	}
+	x := &expander{seen: map[string]bool{}, limit: limit}
+	x.walk(p.Root)
+	return min(len(x.out), limit), !x.full()
+}
+
 type expander struct {
 	out      []Observable
 	seen     map[string]bool // identity keys of x.out
+	limit    int             // observables past which the expansion stops
 	overflow bool
 	work     int
 
@@ -99,7 +113,7 @@ func (x *expander) walk(e ObservationExpr) {
 	}
 }
 
-func (x *expander) full() bool { return x.overflow || len(x.out) > MaxObservables }
+func (x *expander) full() bool { return x.overflow || len(x.out) > x.limit }
 
 func (x *expander) observation(o *Observation) {
 	if o.Expr == nil {
@@ -166,7 +180,7 @@ func (x *expander) observation(o *Observation) {
 		}
 		x.seen[k] = true
 		x.out = append(x.out, ob)
-		if len(x.out) > MaxObservables {
+		if len(x.out) > x.limit {
 			return
 		}
 	}
@@ -317,7 +331,7 @@ func (x *expander) add(s *termSet, t term) bool {
 	if s.seen[k] {
 		return true
 	}
-	if len(s.terms) >= MaxObservables {
+	if len(s.terms) >= x.limit {
 		x.overflow = true
 		return false
 	}

@@ -156,6 +156,7 @@ func inList(from, to int) string {
 }
 
 func TestObservablesCap(t *testing.T) {
+	const countLimit = 10 * MaxObservables
 	var exp strings.Builder
 	for i := 0; i < 20; i++ {
 		if i > 0 {
@@ -186,14 +187,18 @@ func TestObservablesCap(t *testing.T) {
 		n       int
 		tooMany bool
 		first   string
+		// CountObservables(countLimit): the count, -1 to skip, and
+		// whether it is complete.
+		count    int
+		complete bool
 	}{
-		{"exactly the cap", "[a:x IN (" + inList(0, MaxObservables) + ")]", MaxObservables, false, "a x=0"},
-		{"one past the cap", "[a:x IN (" + inList(0, MaxObservables+1) + ")]", MaxObservables, true, "a x=0"},
-		{"past the cap across observations", "[a:x IN (" + inList(0, 600) + ")] OR [a:x IN (" + inList(600, 1200) + ")]", MaxObservables, true, "a x=0"},
-		{"duplicates do not count", "[a:x IN (" + inList(0, 800) + ")] OR [a:x IN (" + inList(0, 800) + ")]", 800, false, "a x=0"},
-		{"exponential", "[" + exp.String() + "]", MaxObservables, true, "a x0=1 x1=1 x2=1 x3=1 x4=1 x5=1 x6=1 x7=1 x8=1 x9=1 x10=1 x11=1 x12=1 x13=1 x14=1 x15=1 x16=1 x17=1 x18=1 x19=1"},
-		{"many types", "[" + manyTypes.String() + "]", MaxObservables, true, "t0 v=0"},
-		{"collapsing expansion", "[" + collapse.String() + "]", -1, true, ""},
+		{"exactly the cap", "[a:x IN (" + inList(0, MaxObservables) + ")]", MaxObservables, false, "a x=0", MaxObservables, true},
+		{"one past the cap", "[a:x IN (" + inList(0, MaxObservables+1) + ")]", MaxObservables, true, "a x=0", MaxObservables + 1, true},
+		{"past the cap across observations", "[a:x IN (" + inList(0, 600) + ")] OR [a:x IN (" + inList(600, 1200) + ")]", MaxObservables, true, "a x=0", 1200, true},
+		{"duplicates do not count", "[a:x IN (" + inList(0, 800) + ")] OR [a:x IN (" + inList(0, 800) + ")]", 800, false, "a x=0", 800, true},
+		{"exponential", "[" + exp.String() + "]", MaxObservables, true, "a x0=1 x1=1 x2=1 x3=1 x4=1 x5=1 x6=1 x7=1 x8=1 x9=1 x10=1 x11=1 x12=1 x13=1 x14=1 x15=1 x16=1 x17=1 x18=1 x19=1", countLimit, false},
+		{"many types", "[" + manyTypes.String() + "]", MaxObservables, true, "t0 v=0", 5000, true},
+		{"collapsing expansion", "[" + collapse.String() + "]", -1, true, "", -1, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +227,10 @@ func TestObservablesCap(t *testing.T) {
 				if got := formatObservables(obs[:1])[0]; got != tc.first {
 					t.Errorf("first = %q, want %q", got, tc.first)
 				}
+			}
+			n, complete := p.CountObservables(countLimit)
+			if complete != tc.complete || (tc.count >= 0 && n != tc.count) || n > countLimit {
+				t.Errorf("CountObservables(%d) = %d, %t; want %d, %t", countLimit, n, complete, tc.count, tc.complete)
 			}
 		})
 	}
