@@ -420,7 +420,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 
 	ch := &channel{
-		srv: s, sc: sc, rc: http.NewResponseController(w), bw: bufio.NewWriterSize(w, 128<<10),
+		srv: s, sc: sc, rc: http.NewResponseController(w), bw: bufio.NewWriterSize(w, 128<<10), req: reqIndex,
 		last: start.id, dropAfter: dropAfter, delay: delay, ctxDone: r.Context().Done(),
 		cache: newLRU(s.cacheSize),
 	}
@@ -782,6 +782,7 @@ type channel struct {
 	delay     time.Duration
 	cache     *lru // touched by the sending goroutine only
 	dropAfter int
+	req       int // index of the connection's StreamRequest
 
 	mu   sync.Mutex
 	bw   *bufio.Writer
@@ -854,6 +855,9 @@ func (c *channel) flush() bool {
 }
 
 func (c *channel) flushLocked() bool {
+	c.srv.mu.Lock()
+	c.srv.streamReqs[c.req].Sent = c.sent
+	c.srv.mu.Unlock()
 	if c.dead {
 		return false
 	}
@@ -872,6 +876,9 @@ func (c *channel) drop() {
 }
 
 func (c *channel) dropLocked() {
+	c.srv.mu.Lock()
+	c.srv.streamReqs[c.req].Sent = c.sent
+	c.srv.mu.Unlock()
 	if !c.dead {
 		_ = c.bw.Flush()
 		_ = c.rc.Flush()
