@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,40 +18,57 @@ import (
 	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 )
 
-// silentPipeline is an output that takes every event and acknowledges
-// none: an engine that is down or does not answer.
-type silentPipeline struct{}
+// silentPipeline is an output that acknowledges nothing (an engine that
+// is down or does not answer) in front of a queue of size events: once it
+// is full, publishing blocks until the client is closed, as libbeat's does.
+type silentPipeline struct{ size int }
 
-func (silentPipeline) ConnectWith(cfg beat.ClientConfig) (beat.Client, error) {
-	return silentClient{cfg.EventListener}, nil
+func (p silentPipeline) ConnectWith(cfg beat.ClientConfig) (beat.Client, error) {
+	return &silentClient{listener: cfg.EventListener, room: p.size, closed: make(chan struct{})}, nil
 }
 
 func (p silentPipeline) Connect() (beat.Client, error) { return p.ConnectWith(beat.ClientConfig{}) }
 
-type silentClient struct{ listener beat.EventListener }
+type silentClient struct {
+	listener beat.EventListener
+	mu       sync.Mutex
+	room     int
+	closed   chan struct{}
+	once     sync.Once
+}
 
-func (c silentClient) Publish(e beat.Event) { c.PublishAll([]beat.Event{e}) }
+func (c *silentClient) Publish(e beat.Event) { c.PublishAll([]beat.Event{e}) }
 
-func (c silentClient) PublishAll(es []beat.Event) {
+func (c *silentClient) PublishAll(es []beat.Event) {
 	for _, e := range es {
+		c.mu.Lock()
+		full := c.room == 0
+		if !full {
+			c.room--
+		}
+		c.mu.Unlock()
+		if full {
+			<-c.closed // a full queue: wait for room that never comes
+			return
+		}
 		c.listener.AddEvent(e, true)
 	}
 }
 
-func (silentClient) Close() error { return nil }
+func (c *silentClient) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
 // TestStopWithTheOutputDown: with an output that acknowledges nothing, the
-// second write of a document waits for the first one's acknowledgement,
-// the handoff queue fills up behind it and the stream handler waits for
-// room in it. Stopping returns all the same (issue #10: it hung for ever)
-// and saves no position.
+// pipeline's queue fills up, the publishing goroutine waits for room in
+// it, the handoff queue fills up behind it and the stream handler waits for
+// room there. Stopping returns all the same (issue #10: it hung for ever)
+// and the saved position is still the start.
 func TestStopWithTheOutputDown(t *testing.T) {
 	malware := func(n, v int) map[string]any {
 		return map[string]any{"type": "malware", "spec_version": "2.1", "id": fmt.Sprintf("malware--%08d-0000-4000-8000-000000000000", n),
 			"name": fmt.Sprintf("m%d v%d", n, v), "created": "2024-01-01T00:00:00.000Z", "modified": fmt.Sprintf("2024-01-01T00:00:%02d.000Z", v)}
 	}
-	// A create and an update of one object, then more creates than the
-	// handoff queue holds.
+	// A create and an update of one object (the update waits for the
+	// create's acknowledgement), then more creates than the queues hold.
 	events := []octiserver.Event{
 		{ID: "1-0", Name: "create", Data: octiserver.Envelope("create", malware(1, 1), nil)},
 		{ID: "2-0", Name: "update", Data: octiserver.Envelope("update", malware(1, 2), nil)},
@@ -74,17 +92,23 @@ func TestStopWithTheOutputDown(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Params{Config: cfg, Log: logptest.NewTestingLogger(t, ""), Pipeline: silentPipeline{},
+		done <- Run(ctx, Params{Config: cfg, Log: logptest.NewTestingLogger(t, ""), Pipeline: silentPipeline{size: 20},
 			Registry: reg, Store: store, DataPath: t.TempDir()})
 	}()
 
-	// The create is published; the update waits for its acknowledgement;
-	// handoffSize messages fill the queue and one more waits for room.
+	// The pipeline takes 20, the publishing goroutine waits with the 21st,
+	// handoffSize messages fill the handoff queue and one more waits for
+	// room: nothing moves any more.
 	received := func() int64 {
 		ints := monitoring.CollectFlatSnapshot(reg, monitoring.Full, false).Ints
 		return ints["events.received.create_total"] + ints["events.received.update_total"]
 	}
-	waitUntil(t, "the stream to wait for the output", func() bool { return received() == handoffSize+3 })
+	waitUntil(t, "the stream to wait for the output", func() bool { return received() >= handoffSize+20 })
+	stable := received()
+	time.Sleep(200 * time.Millisecond)
+	if n := received(); n != stable || n >= int64(len(events)) {
+		t.Fatalf("the stream did not wait for the output: %d then %d of %d messages received", stable, n, len(events))
+	}
 
 	cancel()
 	select {
@@ -95,8 +119,8 @@ func TestStopWithTheOutputDown(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30 s of the stop")
 	}
-	if pos, ok, err := store.Load(); err != nil || ok {
-		t.Fatalf("saved position %+v (%v); the output acknowledged nothing", pos, err)
+	if pos, ok, err := store.Load(); err != nil || !ok || pos != (checkpoint.Position{StartFrom: "0-0"}) {
+		t.Fatalf("saved position %+v (%v, %v); the output acknowledged nothing: it must be the start", pos, ok, err)
 	}
 }
 
