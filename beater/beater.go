@@ -34,6 +34,7 @@ type Beater struct {
 	log      *logp.Logger
 	pipeline beat.PipelineConnector
 	reg      *monitoring.Registry
+	stats    *monitoring.Registry
 	store    *checkpoint.Store
 
 	mu     sync.Mutex
@@ -71,6 +72,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		log:      b.Info.Logger.Named("openctibeat"),
 		pipeline: b.Publisher,
 		reg:      beatReg,
+		stats:    reg,
 		store:    checkpoint.NewStore(p.Resolve(paths.Data, cfg.PositionFile)),
 	}, nil
 }
@@ -88,6 +90,7 @@ func (bt *Beater) Run(_ *beat.Beat) error {
 		Log:      bt.log,
 		Pipeline: bt.pipeline,
 		Registry: bt.reg,
+		Stats:    bt.stats,
 		Store:    bt.store,
 		DataPath: bt.dataPath,
 	})
@@ -111,7 +114,11 @@ type Params struct {
 	Log      *logp.Logger
 	Pipeline beat.PipelineConnector
 	Registry *monitoring.Registry
-	Store    *checkpoint.Store
+	// Stats is the beat's whole stats registry, where libbeat counts what
+	// its output did (libbeat.output.events.*); nil: the output's
+	// refusals are not watched.
+	Stats *monitoring.Registry
+	Store *checkpoint.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// DataPath is the beat's path.data (the sightings module's state).
@@ -131,14 +138,21 @@ func Run(ctx context.Context, p Params) error {
 	saver := checkpoint.NewSaver(p.Store, p.Log.Named("checkpoint"))
 	streamReg := p.Registry.GetOrCreateRegistry("stream")
 	lagGauge := newLag(streamReg)
+	saved := &savedPosition{pos: start}
 	tracker := checkpoint.NewTracker(start, func(pos checkpoint.Position) {
+		saved.set(pos)
 		saver.Set(pos)
 		lagGauge.acknowledged(pos)
 	})
+	rewinds := make(chan rewindRequest)
+	engine, err := outputEngine(p, rewinds)
+	if err != nil {
+		return err
+	}
 	// ecs mode's documents are plain (see mapping/ecsmode); stix mode's are
 	// OpenCTI's objects as they come, nulls included, and stay normalised.
 	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")),
-		publish.Options{PlainFields: p.Config.Mode != config.ModeSTIX})
+		publish.Options{PlainFields: p.Config.Mode != config.ModeSTIX, Engine: engine, Log: p.Log.Named("publish")})
 	if err != nil {
 		return err
 	}
@@ -180,7 +194,11 @@ func Run(ctx context.Context, p Params) error {
 		"position_file", p.Store.Path())
 	resets := make(chan checkpoint.Position, 1)
 	startConnector(ctx, p, saver, start, resets)
-	err = runStream(ctx, client, c, queued, tracker, resets, p.Log)
+	// A search engine that refuses the beat's writes is reported before
+	// anything is read (the stream waits).
+	if err = pub.WaitWritable(ctx); err == nil {
+		err = runStream(ctx, client, c, queued, tracker, resets, streamRewinds{rewinds, saved}, p.Log)
+	}
 	// Closing the client waits (up to the pipeline's WaitClose) for pending
 	// acknowledgements; then the last acknowledged position is saved.
 	queued.stop()
@@ -204,24 +222,34 @@ const handoffSize = 256
 // (an operator reset the connector's state in OpenCTI) stops the stream,
 // lets the messages already handled reach the pipeline, drops what is in
 // flight from the tracker, saves the new position and reads again from
-// there.
-func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *handoff, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, log *logp.Logger) error {
+// there. A rewind (the search engine accepts writes again after refusing
+// them) does the same from the saved position.
+func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *handoff, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, rewinds streamRewinds, log *logp.Logger) error {
 	for {
 		streamCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- client.Run(streamCtx, c) }()
-		select {
-		case err := <-done:
-			cancel()
-			return err
-		case pos := <-resets:
+		restart := func(pos checkpoint.Position) {
 			cancel()
 			<-done // no message is handled past this point
 			queued.drain()
 			tracker.Reset(pos)
 			c.reset(pos)
+		}
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case pos := <-resets:
+			restart(pos)
 			log.Warnw("the connector's state was reset in OpenCTI: reading the stream again from it",
 				"start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+		case req := <-rewinds.requests:
+			pos := rewinds.saved.get()
+			restart(pos)
+			log.Warnw("the search engine refused events and accepts writes again: reading the stream again from the saved position, so that they are written",
+				"start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+			close(req.done)
 		}
 	}
 }
@@ -230,9 +258,9 @@ func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *
 // an Elasticsearch output, the expiry keeper.
 func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
 	if p.Config.Mode == config.ModeSTIX {
-		return stixmode.New(p.Config.STIX), nil, nil
+		return mapping.EventIDs(stixmode.New(p.Config.STIX)), nil, nil
 	}
-	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now)
+	mapper := mapping.EventIDs(ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now))
 	exp := p.Config.ECS.Expiry
 	if !exp.Enabled {
 		return mapper, nil, nil

@@ -73,7 +73,9 @@ func TestResetRestartsTheStream(t *testing.T) {
 	defer cancel()
 	resets := make(chan checkpoint.Position, 1)
 	done := make(chan error, 1)
-	go func() { done <- runStream(ctx, client, c, queued, tracker, resets, logptest.NewTestingLogger(t, "")) }()
+	go func() {
+		done <- runStream(ctx, client, c, queued, tracker, resets, streamRewinds{}, logptest.NewTestingLogger(t, ""))
+	}()
 
 	waitUntil(t, "the first pass", func() bool { mu.Lock(); defer mu.Unlock(); return len(saved) > 0 && saved[len(saved)-1] == "10-0" })
 	resets <- checkpoint.Position{StartFrom: "3-0"}
