@@ -195,9 +195,8 @@ func (p *Publisher) setPaused(paused bool) {
 // WaitWritable returns once the engine accepts the beat's writes on its
 // index (at once without an Engine, or when the engine does not answer:
 // the output retries on its own). While the engine refuses them, it logs
-// why and how to fix it, and checks again with back-off. It also warns
-// when the dead letter index refuses writes. It returns ctx's error when
-// ctx ends first.
+// why and how to fix it, and checks again with back-off. It returns ctx's
+// error when ctx ends first.
 func (p *Publisher) WaitWritable(ctx context.Context) error {
 	if p.engine == nil {
 		return nil
@@ -295,7 +294,7 @@ func (p *Publisher) check(ctx context.Context) error {
 }
 
 func (p *Publisher) logRefused(r Refusals) {
-	p.log.Errorw("the search engine refused documents for good while it accepts others (a mapping conflict, the total fields limit, a document too large, ...), and the position moved past them: those in the dead letter index are there with the engine's reason, the dropped ones only in libbeat's event log ('Cannot index event'); fix the cause and re-send them (README, Delivery)",
+	p.log.Errorw("the search engine refused documents for good while it accepts others (a mapping conflict, the total fields limit, a document too large, ...), and the position moved past them: those in the dead letter index are there with the engine's reason, the dropped ones only in libbeat's event log ('Cannot index event'); fix the cause and re-send them (README, Refused writes)",
 		"refused", r.total(), "dead_lettered", r.DeadLetter, "dropped", r.Dropped, "index", p.engine.Index, "dead_letter_index", p.engine.DeadLetterIndex)
 }
 

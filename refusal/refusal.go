@@ -120,7 +120,7 @@ func Fix(errType, index string) string {
 	case "index_not_found_exception":
 		return fmt.Sprintf("%s does not exist and the engine does not create it: run `openctibeat setup --index-management` and create it, or allow action.auto_create_index for it", index)
 	case "mapper_parsing_exception", "document_parsing_exception", "illegal_argument_exception", "strict_dynamic_mapping_exception":
-		return fmt.Sprintf("the document does not fit the mapping of %s (a field's type differs from an earlier document's, or the total fields limit is reached): fix the mapping or the template, then re-send (README, Delivery)", index)
+		return fmt.Sprintf("the document does not fit the mapping of %s (a field's type differs from an earlier document's, or the total fields limit is reached): fix the mapping or the template, then re-send (README, Refused writes)", index)
 	}
 	return ""
 }
