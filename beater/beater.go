@@ -34,6 +34,7 @@ type Beater struct {
 	log      *logp.Logger
 	pipeline beat.PipelineConnector
 	reg      *monitoring.Registry
+	stats    *monitoring.Registry
 	store    *checkpoint.Store
 
 	mu     sync.Mutex
@@ -79,6 +80,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		log:      b.Info.Logger.Named("openctibeat"),
 		pipeline: pipeline,
 		reg:      beatReg,
+		stats:    reg,
 		store:    checkpoint.NewStore(p.Resolve(paths.Data, cfg.PositionFile)),
 	}, nil
 }
@@ -110,6 +112,7 @@ func (bt *Beater) Run(_ *beat.Beat) error {
 			Log:      bt.log,
 			Pipeline: bt.pipeline,
 			Registry: bt.reg,
+			Stats:    bt.stats,
 			Store:    bt.store,
 			DataPath: bt.dataPath,
 		})
@@ -154,7 +157,11 @@ type Params struct {
 	Log      *logp.Logger
 	Pipeline beat.PipelineConnector
 	Registry *monitoring.Registry
-	Store    *checkpoint.Store
+	// Stats is the beat's whole stats registry, where libbeat counts what
+	// its output did (libbeat.output.events.*); nil: the output's
+	// refusals are not watched.
+	Stats *monitoring.Registry
+	Store *checkpoint.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// DataPath is the beat's path.data (the sightings module's state).
@@ -174,14 +181,21 @@ func Run(ctx context.Context, p Params) error {
 	saver := checkpoint.NewSaver(p.Store, p.Log.Named("checkpoint"))
 	streamReg := p.Registry.GetOrCreateRegistry("stream")
 	lagGauge := newLag(streamReg)
+	saved := &savedPosition{pos: start}
 	tracker := checkpoint.NewTracker(start, func(pos checkpoint.Position) {
+		saved.set(pos)
 		saver.Set(pos)
 		lagGauge.acknowledged(pos)
 	})
+	rewinds := make(chan rewindRequest)
+	engine, err := outputEngine(p, rewinds)
+	if err != nil {
+		return err
+	}
 	// ecs mode's documents are plain (see mapping/ecsmode); stix mode's are
 	// OpenCTI's objects as they come, nulls included, and stay normalised.
 	pub, err := publish.New(p.Pipeline, tracker, publish.NewMetrics(p.Registry.GetOrCreateRegistry("publish")),
-		publish.Options{PlainFields: p.Config.Mode != config.ModeSTIX})
+		publish.Options{PlainFields: p.Config.Mode != config.ModeSTIX, Engine: engine, Log: p.Log.Named("publish")})
 	if err != nil {
 		return err
 	}
@@ -232,13 +246,16 @@ func Run(ctx context.Context, p Params) error {
 	// which first gave the output CloseWait to acknowledge what was
 	// published); what was not acknowledged then is not counted as done and
 	// is read again at the next start. So the publisher is closed as soon
-	// as ctx ends: a publish waiting for room in the pipeline or for the
-	// acknowledgement of an earlier write of the same document, which will
+	// as ctx ends: a publish waiting for room in the pipeline, which will
 	// never come, returns at once, and so do the handoff queue and the
 	// stream handler behind it.
 	stopPublishing := context.AfterFunc(ctx, func() { _ = pub.Close() })
 	defer stopPublishing()
-	err = runStream(ctx, client, c, queued, tracker, resets, p.Log)
+	// A search engine that refuses the beat's writes is reported before
+	// anything is read (the stream waits).
+	if err = pub.WaitWritable(ctx); err == nil {
+		err = runStream(ctx, client, c, queued, tracker, resets, streamRewinds{rewinds, saved}, p.Log)
+	}
 	// Then the publishing goroutine ends and the last acknowledged position
 	// is saved.
 	queued.stop()
@@ -262,24 +279,34 @@ const handoffSize = 256
 // (an operator reset the connector's state in OpenCTI) stops the stream,
 // lets the messages already handled reach the pipeline, drops what is in
 // flight from the tracker, saves the new position and reads again from
-// there.
-func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *handoff, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, log *logp.Logger) error {
+// there. A rewind (the search engine accepts writes again after refusing
+// them) does the same from the saved position.
+func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *handoff, tracker *checkpoint.Tracker, resets <-chan checkpoint.Position, rewinds streamRewinds, log *logp.Logger) error {
 	for {
 		streamCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- client.Run(streamCtx, c) }()
-		select {
-		case err := <-done:
-			cancel()
-			return err
-		case pos := <-resets:
+		restart := func(pos checkpoint.Position) {
 			cancel()
 			<-done // no message is handled past this point
 			queued.drain()
 			tracker.Reset(pos)
 			c.reset(pos)
+		}
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case pos := <-resets:
+			restart(pos)
 			log.Warnw("the connector's state was reset in OpenCTI: reading the stream again from it",
 				"start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+		case req := <-rewinds.requests:
+			pos := rewinds.saved.get()
+			restart(pos)
+			log.Warnw("the search engine refused events and accepts writes again: reading the stream again from the saved position, so that they are written",
+				"start_from", pos.StartFrom, "recover_until", pos.RecoverUntil)
+			close(req.done)
 		}
 	}
 }
@@ -288,10 +315,10 @@ func runStream(ctx context.Context, client *stream.Client, c *consumer, queued *
 // an Elasticsearch output, the expiry keeper.
 func modeParts(p Params) (mapping.Mapper, *expiry.Keeper, error) {
 	if p.Config.Mode == config.ModeSTIX {
-		return stixmode.New(p.Config.STIX), nil, nil
+		return mapping.EventIDs(stixmode.New(p.Config.STIX)), nil, nil
 	}
-	mapper := ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now,
-		ecsmode.WithLogger(p.Log.Named("ecs")), ecsmode.WithMetrics(ecsmode.NewMetrics(p.Registry.GetOrCreateRegistry("mapping"))))
+	mapper := mapping.EventIDs(ecsmode.New(p.Config.ECS.Config, p.Config.OpenCTI.BaseURL(), p.Now,
+		ecsmode.WithLogger(p.Log.Named("ecs")), ecsmode.WithMetrics(ecsmode.NewMetrics(p.Registry.GetOrCreateRegistry("mapping")))))
 	exp := p.Config.ECS.Expiry
 	if !exp.Enabled {
 		return mapper, nil, nil

@@ -75,7 +75,9 @@ func TestResetRestartsTheStream(t *testing.T) {
 	defer cancel()
 	resets := make(chan checkpoint.Position, 1)
 	done := make(chan error, 1)
-	go func() { done <- runStream(ctx, client, c, queued, tracker, resets, logptest.NewTestingLogger(t, "")) }()
+	go func() {
+		done <- runStream(ctx, client, c, queued, tracker, resets, streamRewinds{}, logptest.NewTestingLogger(t, ""))
+	}()
 
 	waitUntil(t, "the first pass", func() bool { mu.Lock(); defer mu.Unlock(); return len(saved) > 0 && saved[len(saved)-1] == "10-0" })
 	pub.mu.Lock()
@@ -94,6 +96,8 @@ func TestResetRestartsTheStream(t *testing.T) {
 		t.Fatalf("saved %v", saved)
 	}
 }
+
+func pubCount(p *ackingPublisher, id string) int { return pubCountAfter(p, 0, id) }
 
 func pubCountAfter(p *ackingPublisher, from int, id string) int {
 	p.mu.Lock()

@@ -49,8 +49,16 @@ func Settings() instance.Settings {
 		ConfigOverrides: []cfgfile.ConditionalOverride{{
 			Check:  config.LegacyCheck(os.Getenv),
 			Config: conf.NewConfig(),
-		}},
+		}, deadLetterDefault()},
 	}
+}
+
+// deadLetterDefault turns output.elasticsearch's dead letter index on
+// when the configuration does not choose a non_indexable_policy (it runs
+// after the old connector's translation, which may add the output).
+func deadLetterDefault() cfgfile.ConditionalOverride {
+	check, cfg := config.DeadLetterDefault()
+	return cfgfile.ConditionalOverride{Check: check, Config: cfg}
 }
 
 // processingSupport is libbeat's default event processing (global fields,

@@ -155,7 +155,8 @@ func ModeOf(root *conf.C) string {
 	return Default().Mode
 }
 
-// Templates returns the index templates the configured mode needs.
+// Templates returns the index templates the configured mode needs, and
+// the dead letter index's when output.elasticsearch has one.
 func Templates(root *conf.C) ([]esindex.Template, error) {
 	// Only the keys that decide the indices are read here: the rest is
 	// validated when the beat starts, and `setup` must work without it.
@@ -174,10 +175,26 @@ func Templates(root *conf.C) ([]esindex.Template, error) {
 			return nil, fmt.Errorf("openctibeat configuration: %w", err)
 		}
 	}
+	var tmpls []esindex.Template
+	var index, pattern string
 	if c.Mode == ModeSTIX {
-		return []esindex.Template{esindex.STIX(c.STIX.Index)}, nil
+		index, pattern = c.STIX.Index, c.STIX.Index
+		tmpls = append(tmpls, esindex.STIX(c.STIX.Index))
+	} else {
+		index, pattern = c.ECS.Index, c.ECS.TemplatePattern()
+		tmpls = append(tmpls, esindex.ECS(templateName(c.ECS.Index), c.ECS.TemplatePattern()))
 	}
-	return []esindex.Template{esindex.ECS(templateName(c.ECS.Index), c.ECS.TemplatePattern())}, nil
+	dl, err := rootDeadLetterIndex(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDeadLetter(dl, index, pattern); err != nil {
+		return nil, err
+	}
+	if dl != "" {
+		tmpls = append(tmpls, esindex.DeadLetter(dl))
+	}
+	return tmpls, nil
 }
 
 // templateName names ecs mode's template after its index without the

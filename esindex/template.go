@@ -89,3 +89,34 @@ func STIX(index string) Template {
 		},
 	}
 }
+
+// DeadLetter is the template of output.elasticsearch's dead letter index,
+// where libbeat writes each document the engine refused for good as
+// {"@timestamp", "message": <the document as sent, JSON>, "error.type":
+// <HTTP status>, "error.message": <the engine's error, JSON>}, with the
+// document's _id. A plain index (libbeat writes it with the document's
+// operation, index, which a data stream refuses) with a fixed mapping
+// (dynamic: false), so that nothing a refused document holds can be
+// refused again here; the types exist on every engine.
+func DeadLetter(index string) Template {
+	text := map[string]any{"type": "text"}
+	return Template{
+		Name:     index,
+		Patterns: []string{index},
+		Priority: 250,
+		Settings: map[string]any{"index": map[string]any{"number_of_shards": 1}},
+		Mappings: map[string]any{
+			"dynamic":        false,
+			"date_detection": false,
+			"_meta":          map[string]any{"managed_by": "openctibeat", "purpose": "documents the engine refused for good"},
+			"properties": map[string]any{
+				"@timestamp": map[string]any{"type": "date"},
+				"message":    text,
+				"error": map[string]any{"properties": map[string]any{
+					"type":    map[string]any{"type": "keyword", "ignore_above": 1024},
+					"message": text,
+				}},
+			},
+		},
+	}
+}

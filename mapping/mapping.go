@@ -39,6 +39,10 @@ type Doc struct {
 	Fields map[string]any
 	// Expires, when set, is when the document must disappear.
 	Expires time.Time
+	// Event is the id of the stream event the document comes from (see
+	// EventIDs). It is not part of the document: it names the event in
+	// the logs of a refused write.
+	Event string
 }
 
 // Mapper maps a decoded event to the documents that make the engine
@@ -46,4 +50,18 @@ type Doc struct {
 // counted and skipped.
 type Mapper interface {
 	Map(ev event.Event) ([]Doc, error)
+}
+
+// EventIDs returns m with every document naming the stream event it comes
+// from (Doc.Event).
+func EventIDs(m Mapper) Mapper { return eventIDs{m} }
+
+type eventIDs struct{ Mapper }
+
+func (m eventIDs) Map(ev event.Event) ([]Doc, error) {
+	docs, err := m.Mapper.Map(ev)
+	for i := range docs {
+		docs[i].Event = ev.ID
+	}
+	return docs, err
 }

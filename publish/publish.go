@@ -1,12 +1,15 @@
 package publish
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/beat/events"
 	"github.com/elastic/beats/v7/libbeat/common/acker"
+	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
@@ -33,20 +36,39 @@ import (
 // entry is added to the tracker in stream order when it is handed over,
 // and the tracker moves the position only over a prefix of messages whose
 // documents were all acknowledged.
+//
+// With an Engine (output.elasticsearch), deletes go to the engine directly
+// (see deleter) and the output's refusals are checked (see refusals.go).
 type Publisher struct {
 	client  beat.Client
 	tracker *checkpoint.Tracker
 	metrics *Metrics
+	log     *logp.Logger
+	engine  *Engine
+	deletes *deleter // nil without an Engine
+	stop    context.CancelFunc
+	done    sync.WaitGroup
 
 	mu        sync.Mutex
 	cond      *sync.Cond
-	inflight  map[docKey]bool         // a write of the document is in the pipeline
-	parked    map[docKey][]beat.Event // later writes of documents in flight, in order
+	inflight  map[docKey]bool      // a write of the document is in the pipeline (or the deleter)
+	parked    map[docKey][]pending // later writes of documents in flight, in order
 	nParked   int
-	ready     []beat.Event // parked writes released by an acknowledgement
+	ready     []pending // parked writes released by an acknowledgement
 	closed    bool
 	released  chan struct{} // closed when the releasing goroutine ended
 	maxParked int
+	hold      hold
+	checks    chan struct{} // a refusal was seen: check the engine
+}
+
+// pending is a write not yet handed over: an event for libbeat, or a
+// delete for the deleter.
+type pending struct {
+	ev    beat.Event
+	ref   *docRef
+	del   bool
+	event string // the stream event id (deletes, for logs)
 }
 
 // maxParked bounds the writes waiting for an earlier write of their
@@ -70,12 +92,22 @@ type Options struct {
 	// deep copy and type conversion libbeat makes of every event are not
 	// needed (a tenth of the beat's CPU, issue #6).
 	PlainFields bool
+	// Engine, when set, is the Elasticsearch the output writes to.
+	Engine *Engine
+	// Log is the publisher's logger (nil: none).
+	Log *logp.Logger
 }
 
 // New connects one pipeline client whose acknowledgements feed tracker.
+// With opts.Engine it also starts the deleter and the refusal checks,
+// which run until Close.
 func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *Metrics, opts Options) (*Publisher, error) {
-	p := &Publisher{tracker: tracker, metrics: metrics, inflight: map[docKey]bool{}, parked: map[docKey][]beat.Event{},
-		released: make(chan struct{}), maxParked: maxParked}
+	log := opts.Log
+	if log == nil {
+		log = logp.NewNopLogger()
+	}
+	p := &Publisher{tracker: tracker, metrics: metrics, log: log, inflight: map[docKey]bool{}, parked: map[docKey][]pending{},
+		released: make(chan struct{}), maxParked: maxParked, checks: make(chan struct{}, 1)}
 	p.cond = sync.NewCond(&p.mu)
 	cfg := beat.ClientConfig{
 		EventListener: acker.EventPrivateReporter(func(_ int, privates []any) { p.acked(privates) }),
@@ -89,12 +121,24 @@ func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *
 		return nil, fmt.Errorf("connect to the publisher pipeline: %w", err)
 	}
 	p.client = client
-	go p.release()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	if opts.Engine != nil {
+		e := opts.Engine.withDefaults()
+		p.engine = &e
+		p.hold.seen = e.Refused()
+		p.deletes = newDeleter(ctx, e, p.deleted, metrics, log.Named("delete"))
+		p.done.Add(2)
+		go func() { defer p.done.Done(); p.deletes.run() }()
+		go func() { defer p.done.Done(); p.guard(ctx) }()
+	}
+	go p.releaseParked()
 	return p, nil
 }
 
-// acked runs on libbeat's acknowledging goroutine: it must not block on
-// the pipeline, so released writes are published by release.
+// acked runs on libbeat's acknowledging goroutine, with the pipeline's
+// acknowledgements in publishing order: it must not block on the
+// pipeline, so released writes are handed over by releaseParked.
 func (p *Publisher) acked(privates []any) {
 	p.metrics.acked(len(privates))
 	entries := make([]any, 0, len(privates))
@@ -105,40 +149,75 @@ func (p *Publisher) acked(privates []any) {
 			continue
 		}
 		entries = append(entries, ref.entry)
-		next := p.parked[ref.key]
-		if len(next) == 0 {
-			delete(p.inflight, ref.key)
-			continue
-		}
-		p.ready = append(p.ready, next[0])
-		if len(next) == 1 {
-			delete(p.parked, ref.key)
-		} else {
-			p.parked[ref.key] = next[1:]
-		}
-		p.nParked--
+		p.doneLocked(ref.key)
 	}
+	held := p.holdLocked(entries)
 	p.cond.Broadcast()
 	p.mu.Unlock()
-	p.tracker.ACK(entries)
+	if !held {
+		p.tracker.ACK(entries)
+	}
 }
 
-// release publishes the parked writes acknowledgements release, until
-// Close.
-func (p *Publisher) release() {
+// deleted receives the deleter's acknowledgement of one delete.
+func (p *Publisher) deleted(ref *docRef) {
+	p.metrics.acked(1)
+	p.mu.Lock()
+	p.doneLocked(ref.key)
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.tracker.ACK([]any{ref.entry})
+}
+
+// doneLocked ends the write in flight of k and releases the next parked
+// one, if any.
+func (p *Publisher) doneLocked(k docKey) {
+	next := p.parked[k]
+	if len(next) == 0 {
+		delete(p.inflight, k)
+		return
+	}
+	p.ready = append(p.ready, next[0])
+	if len(next) == 1 {
+		delete(p.parked, k)
+	} else {
+		p.parked[k] = next[1:]
+	}
+	p.nParked--
+}
+
+// releaseParked hands over the parked writes acknowledgements release,
+// until Close; it waits while publishing is paused (see refusals.go).
+func (p *Publisher) releaseParked() {
 	defer close(p.released)
 	for {
 		p.mu.Lock()
-		for len(p.ready) == 0 && !p.closed {
+		for (len(p.ready) == 0 || p.hold.paused) && !p.closed {
 			p.cond.Wait()
 		}
 		if p.closed {
 			p.mu.Unlock()
 			return
 		}
-		evs := p.ready
+		ws := p.ready
 		p.ready = nil
 		p.mu.Unlock()
+		p.handOver(ws)
+	}
+}
+
+// handOver gives writes to the deleter or the pipeline.
+func (p *Publisher) handOver(ws []pending) {
+	evs := make([]beat.Event, 0, len(ws))
+	for _, w := range ws {
+		if w.del {
+			p.metrics.published(1)
+			p.deletes.add(w.ref, w.event)
+			continue
+		}
+		evs = append(evs, w.ev)
+	}
+	if len(evs) > 0 {
 		p.metrics.published(len(evs))
 		p.client.PublishAll(evs)
 	}
@@ -146,12 +225,15 @@ func (p *Publisher) release() {
 
 // Publish publishes docs for the message that moved the stream to pos. With
 // no docs (a skipped or empty message) the position still advances once
-// everything before it is acknowledged. It returns without publishing once
-// the publisher is closed.
+// everything before it is acknowledged. It waits while the engine refuses
+// writes (see refusals.go) or too many writes are parked, and returns
+// without publishing once the publisher is closed.
 func (p *Publisher) Publish(pos checkpoint.Position, docs []mapping.Doc) {
 	p.mu.Lock()
-	for !p.closed && p.nParked+len(docs) > p.maxParked && p.nParked > 0 {
-		p.metrics.waited()
+	for !p.closed && (p.hold.paused || (p.nParked+len(docs) > p.maxParked && p.nParked > 0)) {
+		if !p.hold.paused {
+			p.metrics.waited()
+		}
 		p.cond.Wait()
 	}
 	if p.closed {
@@ -159,46 +241,57 @@ func (p *Publisher) Publish(pos checkpoint.Position, docs []mapping.Doc) {
 		return
 	}
 	entry := p.tracker.Add(pos, len(docs))
-	var send []beat.Event
+	var send []pending
 	for _, d := range docs {
 		key := docKey{d.Index, d.ID}
-		ev := Event(d, &docRef{entry: entry, key: key})
+		ref := &docRef{entry: entry, key: key}
+		w := pending{ref: ref, del: d.Op == mapping.Delete && p.deletes != nil, event: d.Event}
+		if !w.del {
+			w.ev = Event(d, ref)
+		}
 		if p.inflight[key] {
-			p.parked[key] = append(p.parked[key], ev)
+			p.parked[key] = append(p.parked[key], w)
 			p.nParked++
 			p.metrics.parkedWrite()
 			continue
 		}
 		p.inflight[key] = true
-		send = append(send, ev)
+		send = append(send, w)
 	}
 	p.mu.Unlock()
-	if len(send) == 0 {
-		return
+	if len(send) > 0 {
+		p.handOver(send)
 	}
-	p.metrics.published(len(send))
-	p.client.PublishAll(send)
 }
 
-// Close stops publishing and closes the pipeline client (which waits up to
-// the pipeline's close timeout for outstanding acknowledgements). Parked
-// writes are not published: their messages are never acknowledged, so the
+// Close stops publishing, the deleter and the refusal checks, and closes
+// the pipeline client (which waits up to the pipeline's close timeout for
+// outstanding acknowledgements). Parked writes and deletes not yet done
+// are not handed over: their messages are never acknowledged, so the
 // position stays before them and they are read again after a restart.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.cond.Broadcast()
 	p.mu.Unlock()
+	p.stop()
+	p.done.Wait()
 	err := p.client.Close() // releases a PublishAll blocked on a full queue
 	<-p.released
 	return err
 }
 
-// Event converts a document into a beat.Event.
+// Event converts a document into a beat.Event. Its @metadata names the
+// document (_id, index, op_type) and the stream event it comes from
+// (openctibeat.event_id): libbeat's "Cannot index event" log line prints
+// them with the engine's reason.
 func Event(d mapping.Doc, private any) beat.Event {
 	meta := mapstr.M{
 		events.FieldMetaID:    d.ID,
 		events.FieldMetaIndex: d.Index,
+	}
+	if d.Event != "" {
+		meta["openctibeat"] = mapstr.M{"event_id": d.Event}
 	}
 	ev := beat.Event{Timestamp: d.Timestamp, Meta: meta, Private: private}
 	switch d.Op {
@@ -215,4 +308,12 @@ func Event(d mapping.Doc, private any) beat.Event {
 		ev.Fields = mapstr.M(d.Fields)
 	}
 	return ev
+}
+
+// durationOr returns d, or def when d is not positive.
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
