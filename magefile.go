@@ -62,17 +62,22 @@ func Check() error {
 	return sh.RunV("go", "vet", "-tags", "integration", "./...")
 }
 
-// Test runs the whole suite: checks, unit tests and the integration tests
-// on a real OpenSearch started (and stopped) by scripts/opensearch.sh.
+// Test runs the whole suite: checks, the unit tests under the race
+// detector (-short: without the tests that build and run the binary, and
+// the 200k-event throughput test), then every unit and integration test on
+// a real OpenSearch started (and stopped) by scripts/opensearch.sh.
 func Test() error {
 	mg.Deps(Check)
+	if err := sh.RunV("go", "test", "-race", "-short", "-count=1", "-timeout", "20m", "./..."); err != nil {
+		return err
+	}
 	url, stop, err := engine("test")
 	if err != nil {
 		return err
 	}
 	defer stop()
 	return sh.RunWithV(map[string]string{engineEnv: url, requireEnv: "1"},
-		"go", "test", "-tags", "integration", "-count=1", "-timeout", "30m", "./...")
+		"go", "test", "-tags", "integration", "-count=1", "-timeout", "45m", "./...")
 }
 
 // Run runs the beat. With OPENCTI_URL set it runs against that OpenCTI and

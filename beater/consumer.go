@@ -141,7 +141,7 @@ func onlyDeletes(docs []mapping.Doc) []mapping.Doc {
 	out := make([]mapping.Doc, len(docs))
 	for i, d := range docs {
 		if d.Op == mapping.Index {
-			d = mapping.Doc{Op: mapping.Delete, Index: d.Index, ID: d.ID, Fields: map[string]any{"id": d.ID}}
+			d = mapping.Doc{Op: mapping.Delete, Index: d.Index, ID: d.ID, Event: d.Event, Fields: map[string]any{"id": d.ID}}
 		}
 		out[i] = d
 	}

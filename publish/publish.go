@@ -111,6 +111,12 @@ func New(pipeline beat.PipelineConnector, tracker *checkpoint.Tracker, metrics *
 	p.cond = sync.NewCond(&p.mu)
 	cfg := beat.ClientConfig{
 		EventListener: acker.EventPrivateReporter(func(_ int, privates []any) { p.acked(privates) }),
+		// Retry events the output failed to send (429, 5xx, no answer)
+		// without end: with the default, libbeat drops them after
+		// output.elasticsearch.max_retries and reports them acknowledged,
+		// so an overloaded engine would move the position past events it
+		// never wrote.
+		PublishMode: beat.GuaranteedSend,
 	}
 	if opts.PlainFields {
 		normalize := false

@@ -30,15 +30,20 @@ func faultScale() (indicators, kills, disconnects int) {
 }
 
 // backfill is a stream of n indicator creates with some updates and
-// deletes, for ecs mode.
+// deletes, for ecs mode, by four authors that are in the platform's
+// database (OpenCTI sends each, with its marking, before the first
+// indicator of a connection that refers to it).
 func backfill(n int) []octiserver.Event {
 	s := newScenario()
+	byAuthor := func(i int) func(map[string]any) {
+		return func(o map[string]any) { o["created_by_ref"] = "identity--" + uuidOf(7, i%4) }
+	}
 	for i := 0; i < n; i++ {
 		pat := fmt.Sprintf("[ipv4-addr:value = '10.%d.%d.%d']", i>>16&255, i>>8&255, i&255)
 		if i%7 == 0 {
 			pat = fmt.Sprintf("[domain-name:value = 'd%d.example.com'] OR [url:value = 'https://d%d.example.com/x']", i, i)
 		}
-		s.create(ecsIndicator(i, 1, pat, nil))
+		s.create(ecsIndicator(i, 1, pat, byAuthor(i)))
 		if i%10 == 9 {
 			s.add("update", envelopeUpdate(ecsIndicator(i-5, 2, fmt.Sprintf("[ipv4-addr:value = '10.200.%d.%d']", i>>8&255, i&255), nil), ""))
 		}
@@ -79,7 +84,8 @@ func TestFaultKills(t *testing.T) {
 	last := events[len(events)-1].ID
 
 	// The uninterrupted run.
-	ref := newBed(t, events)
+	platform := newPlatform(0) // its markings and authors
+	ref := newBedWith(t, octiserver.Options{Events: events, Objects: platform.objects})
 	ro := ref.options()
 	ro.mode = "ecs"
 	t.Cleanup(func() { engine.DeleteIndex(t, ref.esURL, ro.ecsIndex()) })
@@ -92,7 +98,7 @@ func TestFaultKills(t *testing.T) {
 	}
 
 	// The killed run.
-	b := newBed(t, events)
+	b := newBedWith(t, octiserver.Options{Events: events, Objects: platform.objects})
 	o := b.options()
 	o.mode = "ecs"
 	t.Cleanup(func() { engine.DeleteIndex(t, b.esURL, o.ecsIndex()) })

@@ -116,6 +116,7 @@ type StreamRequest struct {
 	StartID       string // start point as a stream id ("0-0", "<ms>-<seq>"); "" = live from now
 	RecoverID     string // recovery point as a stream id; "" = no recovery
 	Recovered     int    // number of synthetic create events replayed
+	RecoveryDone  bool   // the recovery was sent whole (the reader then tails)
 	Sent          int    // messages with an id sent (dependencies included; heartbeats not), as counted for DropAfter
 	ListenDeletes bool   // false when listen-delete=false (live streams only)
 	Inferences    bool   // with-inferences=true

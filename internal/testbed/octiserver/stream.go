@@ -447,6 +447,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		n, ok := s.recoverObjects(ch, o, int64(start.key.ms), int64(recov.key.ms))
 		s.mu.Lock()
 		s.streamReqs[reqIndex].Recovered = n
+		s.streamReqs[reqIndex].RecoveryDone = ok
 		s.mu.Unlock()
 		if !ok {
 			return
