@@ -20,8 +20,8 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
-	"github.com/openctibeat/openctibeat/internal/bench"
-	"github.com/openctibeat/openctibeat/internal/demo"
+	"github.com/openctibeat/openctibeat/testbed/bench"
+	"github.com/openctibeat/openctibeat/testbed/demo"
 )
 
 var Default = Build
@@ -30,7 +30,7 @@ const (
 	binary      = "build/openctibeat"
 	engineEnv   = "OPENCTIBEAT_OPENSEARCH_URL"
 	requireEnv  = "OPENCTIBEAT_REQUIRE_ENGINE"
-	sampleEvent = "internal/testbed/octiserver/testdata/sample-stream.jsonl"
+	sampleEvent = "testbed/octiserver/testdata/sample-stream.jsonl"
 )
 
 // Build compiles the beat into build/openctibeat.
@@ -183,7 +183,7 @@ func Faults() error {
 	defer stop()
 	return sh.RunWithV(map[string]string{engineEnv: url, requireEnv: "1", "OPENCTIBEAT_FAULTS": "full"},
 		"go", "test", "-tags", "integration", "-count=1", "-timeout", "80m", "-v",
-		"-run", "TestFault|TestTokenNeverLogged", "./internal/e2e/")
+		"-run", "TestFault|TestTokenNeverLogged", "./testbed/e2e/")
 }
 
 // engine returns the search engine to use: OPENCTIBEAT_OPENSEARCH_URL when

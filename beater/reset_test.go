@@ -11,11 +11,11 @@ import (
 	"github.com/elastic/elastic-agent-libs/monitoring"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/mapping/stixmode"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/stream"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 // ackingPublisher acknowledges at once, like an output that always succeeds.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/openctibeat/openctibeat/checkpoint"
 	"github.com/openctibeat/openctibeat/config"
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 // silentPipeline is an output that acknowledges nothing (an engine that

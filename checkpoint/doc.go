@@ -9,7 +9,7 @@
 // (and, for the saved position, acknowledged by the output). Three facts
 // of the platform decide when that holds; they were read in OpenCTI's
 // opencti-graphql/src/graphql/sseMiddleware.js and
-// src/database/redis.ts (the test server internal/testbed/octiserver
+// src/database/redis.ts (the test server testbed/octiserver
 // follows them and names the functions):
 //
 //   - Several messages share one id. Before an event, a live stream sends

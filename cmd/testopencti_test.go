@@ -18,8 +18,8 @@ import (
 	"github.com/elastic/elastic-agent-libs/transport/tlscommon"
 
 	"github.com/openctibeat/openctibeat/config"
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 	"github.com/openctibeat/openctibeat/opencti"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 const testToken = "s3cret-token-value"

@@ -23,8 +23,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openctibeat/openctibeat/esindex"
-	"github.com/openctibeat/openctibeat/internal/ecsfields"
-	"github.com/openctibeat/openctibeat/internal/testbed/engine"
+	"github.com/openctibeat/openctibeat/testbed/ecsfields"
+	"github.com/openctibeat/openctibeat/testbed/engine"
 )
 
 // Run with the engine started by scripts/opensearch.sh:

@@ -17,11 +17,11 @@ import (
 	"github.com/elastic/elastic-agent-libs/monitoring"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/openctibeat/openctibeat/internal/ecsfields"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/opencti/event"
 	"github.com/openctibeat/openctibeat/stix"
 	"github.com/openctibeat/openctibeat/stix/pattern"
+	"github.com/openctibeat/openctibeat/testbed/ecsfields"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

@@ -17,7 +17,7 @@ import (
 	conf "github.com/elastic/elastic-agent-libs/config"
 	"github.com/elastic/go-elasticsearch/v8"
 
-	"github.com/openctibeat/openctibeat/internal/testbed/esproxy"
+	"github.com/openctibeat/openctibeat/testbed/esproxy"
 )
 
 func TestESConfigFromOutput(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 	"github.com/openctibeat/openctibeat/opencti/api"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 // fakeOpenCTI plays OpenCTI's knowledge base behind the project's test

@@ -16,9 +16,9 @@ import (
 	"github.com/elastic/elastic-agent-libs/monitoring"
 	"github.com/elastic/go-elasticsearch/v8"
 
-	"github.com/openctibeat/openctibeat/internal/testbed/engine"
-	"github.com/openctibeat/openctibeat/internal/testbed/esproxy"
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
+	"github.com/openctibeat/openctibeat/testbed/engine"
+	"github.com/openctibeat/openctibeat/testbed/esproxy"
 )
 
 // Run with the engine started by scripts/opensearch.sh:

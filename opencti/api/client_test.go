@@ -17,8 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 	"github.com/openctibeat/openctibeat/opencti"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 const token = "test-token"

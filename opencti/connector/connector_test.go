@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 	"github.com/openctibeat/openctibeat/opencti/api"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 func TestRegisterIsRecorded(t *testing.T) {

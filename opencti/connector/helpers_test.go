@@ -11,9 +11,9 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
-	"github.com/openctibeat/openctibeat/internal/testbed/octiserver"
 	"github.com/openctibeat/openctibeat/opencti"
 	"github.com/openctibeat/openctibeat/opencti/api"
+	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
 
 const (
