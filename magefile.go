@@ -31,6 +31,8 @@ const (
 	engineEnv   = "OPENCTIBEAT_OPENSEARCH_URL"
 	requireEnv  = "OPENCTIBEAT_REQUIRE_ENGINE"
 	sampleEvent = "testbed/octiserver/testdata/sample-stream.jsonl"
+	// The objects the sample's events refer to, in the platform's database.
+	sampleObjects = "testbed/octiserver/testdata/sample-objects.json"
 )
 
 // Build compiles the beat into build/openctibeat.
@@ -107,7 +109,7 @@ func Run() error {
 	}
 	defer stop()
 	return demo.Run(ctx, demo.Options{
-		Beat: mustAbs(binary), Dir: mustAbs("build/demo"), Events: sampleEvent,
+		Beat: mustAbs(binary), Dir: mustAbs("build/demo"), Events: sampleEvent, Objects: sampleObjects,
 		EngineURL: url, Mode: "ecs", Index: "logs-ti_openctibeat.indicator-demo", Timeout: 3 * time.Minute, Out: os.Stdout,
 	})
 }

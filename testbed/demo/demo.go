@@ -38,6 +38,11 @@ type Options struct {
 	Mode string
 	// Index receives the documents.
 	Index string
+	// Objects is a JSON file of STIX objects (an array) in the platform's
+	// database without stream events (the authors, markings, places the
+	// events refer to, which OpenCTI sends before them); "" for none. The
+	// TLP marking definitions are always there, as on the platform.
+	Objects string
 	// Timeout bounds the wait for the stream to be indexed.
 	Timeout time.Duration
 	Out     io.Writer
@@ -60,7 +65,11 @@ func Run(ctx context.Context, o Options) error {
 	// The sample's indicators are long expired: add a few current ones so
 	// that ecs mode has something to show.
 	events = append(events, freshIndicators(events[len(events)-1].ID, time.Now())...)
-	octi, err := octiserver.New(octiserver.Options{Token: token, StreamIDs: []string{"demo"}, Events: events, HeartbeatInterval: time.Second})
+	objects, err := loadObjects(o.Objects)
+	if err != nil {
+		return err
+	}
+	octi, err := octiserver.New(octiserver.Options{Token: token, StreamIDs: []string{"demo"}, Events: events, Objects: objects, HeartbeatInterval: time.Second})
 	if err != nil {
 		return err
 	}
@@ -242,4 +251,24 @@ func request(method, u, body string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: HTTP %d: %s", method, u, resp.StatusCode, b)
 	}
 	return b, nil
+}
+
+// loadObjects reads the platform's objects: the TLP markings, then path's.
+func loadObjects(path string) ([]any, error) {
+	var objs []any
+	for _, m := range octiserver.TLPMarkings() {
+		objs = append(objs, m)
+	}
+	if path == "" {
+		return objs, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var more []any
+	if err := json.Unmarshal(b, &more); err != nil {
+		return nil, fmt.Errorf("%s: a JSON array of STIX objects: %w", path, err)
+	}
+	return append(objs, more...), nil
 }
