@@ -34,8 +34,11 @@ func TestDemo(t *testing.T) {
 			`"ip": "203.0.113.66"`,
 		}},
 		// stix mode: 7 creates, 1 update, 1 merge (removes one malware),
-		// 1 delete of the sample leave 5 objects, plus the 6 indicators.
-		{"stix", "demo-test-stix", []string{"demo: 11 documents in index demo-test-stix", "indicator=7", "malware=1", "relationship=1", `"type": "indicator"`}},
+		// 1 delete of the sample leave 5 objects, plus the 6 indicators,
+		// plus what OpenCTI sends before the events that refer to it: the
+		// author, two TLP markings, the sighting's place, the
+		// relationship's actor and grouping.
+		{"stix", "demo-test-stix", []string{"demo: 17 documents in index demo-test-stix", "indicator=7", "malware=1", "relationship=1", "identity=1", "marking-definition=2", `"type": "indicator"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -43,7 +46,7 @@ func TestDemo(t *testing.T) {
 			t.Cleanup(func() { engine.DeleteIndex(t, esURL, tt.index) })
 			err := Run(context.Background(), Options{
 				Beat: bin, Dir: filepath.Join(dir, tt.mode), EngineURL: esURL, Mode: tt.mode, Index: tt.index,
-				Events: "../testbed/octiserver/testdata/sample-stream.jsonl", Timeout: 2 * time.Minute, Out: &out,
+				Events: "../octiserver/testdata/sample-stream.jsonl", Objects: "../octiserver/testdata/sample-objects.json", Timeout: 2 * time.Minute, Out: &out,
 			})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
