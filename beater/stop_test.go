@@ -104,10 +104,18 @@ func TestStopWithTheOutputDown(t *testing.T) {
 		return ints["events.received.create_total"] + ints["events.received.update_total"]
 	}
 	waitUntil(t, "the stream to wait for the output", func() bool { return received() >= handoffSize+20 })
+	// Until nothing moves for half a second (the race detector slows the
+	// last steps down).
 	stable := received()
-	time.Sleep(200 * time.Millisecond)
-	if n := received(); n != stable || n >= int64(len(events)) {
-		t.Fatalf("the stream did not wait for the output: %d then %d of %d messages received", stable, n, len(events))
+	waitUntil(t, "the stream to stop moving", func() bool {
+		time.Sleep(500 * time.Millisecond)
+		n := received()
+		moved := n != stable
+		stable = n
+		return !moved
+	})
+	if stable >= int64(len(events)) {
+		t.Fatalf("the stream did not wait for the output: all %d messages received", stable)
 	}
 
 	cancel()

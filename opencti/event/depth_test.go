@@ -74,8 +74,10 @@ func TestDecodeDepthBeforeDecoding(t *testing.T) {
 		return testing.AllocsPerRun(5, func() { _, _ = Decode(msg) })
 	}
 	small, large := allocs(1000), allocs(2000)
-	if small > 10 || large != small {
-		t.Fatalf("refusing 1,000 levels allocates %v times, 2,000 levels %v times; want the same few", small, large)
+	// A few (the error; the race detector adds one now and then), not one
+	// or more per level as the decoder does.
+	if small > 10 || large > 10 {
+		t.Fatalf("refusing 1,000 levels allocates %v times, 2,000 levels %v times; want a few, whatever the depth", small, large)
 	}
 }
 
