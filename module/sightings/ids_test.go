@@ -21,7 +21,7 @@ func TestSightingStixID(t *testing.T) {
 			}
 		})
 	}
-	if got, want := sightingNamespace, "123b68ac-33a3-5e50-a479-9b613fa09079"; got != want {
+	if got, want := sightingNamespace.String(), "123b68ac-33a3-5e50-a479-9b613fa09079"; got != want {
 		t.Errorf("sightingNamespace = %s, want %s", got, want)
 	}
 }
