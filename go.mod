@@ -3,6 +3,7 @@ module github.com/openctibeat/openctibeat
 go 1.25
 
 require (
+	github.com/BurntSushi/toml v1.4.0
 	github.com/elastic/beats/v7 v7.0.0-alpha2.0.20260218101116-fd0f8e5c68bf
 	github.com/elastic/elastic-agent-libs v0.31.0
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
