@@ -17,124 +17,169 @@ type fields map[string]any
 // display value, and the fields.
 func observableFields(obs pattern.Observable) (typ, display string, f fields) {
 	f = fields{}
-	values := map[string]string{}
-	var order []string
-	for _, a := range obs.Values {
-		prop := a.Path.Property()
-		if _, dup := values[prop]; !dup {
-			order = append(order, prop)
-		}
-		values[prop] = a.Value.String()
-	}
+	values := make(map[string]string, len(obs.Values))
 	first := ""
-	if len(order) > 0 {
-		first = values[order[0]]
+	for i, a := range obs.Values {
+		v := a.Value.String()
+		prop := a.Path.Property()
+		if i == 0 {
+			first = prop
+		}
+		values[prop] = v // the last value of a property counts
 	}
-	set := func(field, prop string) {
-		if v, ok := values[prop]; ok && v != "" {
-			f[field] = v
-		}
-	}
-	setInt := func(field, prop string) {
-		if v, ok := values[prop]; ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				f[field] = n
-			}
-		}
-	}
-
-	switch obs.Type {
-	case "ipv4-addr", "ipv6-addr":
-		typ = obs.Type
-		if v, ok := values["value"]; ok {
-			display = v
-			setAddress(f, v)
-		}
-	case "domain-name", "hostname":
-		// OpenCTI's hostname has no ECS type of its own.
-		typ = "domain-name"
-		set("threat.indicator.url.domain", "value")
-		display = values["value"]
-	case "url":
-		typ = "url"
-		if v, ok := values["value"]; ok {
-			display = v
-			setURL(f, v)
-		}
-	case "email-addr":
-		typ = "email-addr"
-		set("threat.indicator.email.address", "value")
-		display = values["value"]
-	case "email-message":
-		for _, p := range []string{"from_ref.value", "sender_ref.value", "to_refs[*].value", "cc_refs[*].value", "bcc_refs[*].value"} {
-			if v, ok := values[p]; ok {
-				typ = "email-addr"
-				f["threat.indicator.email.address"] = v
-				display = v
-				break
-			}
-		}
-	case "file", "artifact":
-		typ = obs.Type
-		setHashes(f, values)
-		set("threat.indicator.file.name", "name")
-		setInt("threat.indicator.file.size", "size")
-		set("threat.indicator.file.mime_type", "mime_type")
-		set("threat.indicator.file.directory", "parent_directory_ref.path")
-		if obs.Type == "artifact" {
-			if v, ok := values["url"]; ok {
-				setURL(f, v)
-			}
-		}
-		display = firstOf(values, "hashes.SHA-256", "hashes.SHA-1", "hashes.MD5", "hashes.SHA-512", "name")
-	case "directory":
-		typ = "directory"
-		set("threat.indicator.file.directory", "path")
-		display = values["path"]
-	case "windows-registry-key":
-		typ = "windows-registry-key"
-		display = setRegistry(f, values)
-	case "x509-certificate":
-		typ = "x509-certificate"
-		set("threat.indicator.x509.serial_number", "serial_number")
-		set("threat.indicator.x509.issuer.distinguished_name", "issuer")
-		set("threat.indicator.x509.subject.distinguished_name", "subject")
-		set("threat.indicator.x509.version_number", "version")
-		set("threat.indicator.x509.not_before", "validity_not_before")
-		set("threat.indicator.x509.not_after", "validity_not_after")
-		set("threat.indicator.x509.signature_algorithm", "signature_algorithm")
-		set("threat.indicator.x509.public_key_algorithm", "subject_public_key_algorithm")
-		display = firstOf(values, "hashes.SHA-256", "hashes.SHA-1", "serial_number", "subject")
-	case "autonomous-system":
-		typ = "autonomous-system"
-		setInt("threat.indicator.as.number", "number")
-		set("threat.indicator.as.organization.name", "name")
-		display = firstOf(values, "number", "name")
-	case "network-traffic":
-		for _, p := range []string{"dst_ref.value", "src_ref.value"} {
-			if v, ok := values[p]; ok {
-				setAddress(f, v)
-				display = v
-				break
-			}
-		}
-		for _, p := range []string{"dst_port", "src_port"} {
-			if _, ok := values[p]; ok {
-				setInt("threat.indicator.port", p)
-				if display == "" {
-					display = values[p]
-				}
-				break
-			}
-		}
-	case "mac-addr", "mutex", "process", "software", "user-account":
-		typ = obs.Type
-		display = firstOf(values, "value", "name", "command_line", "cpe", "user_id", "account_login")
+	if m, ok := observableTypes[obs.Type]; ok {
+		typ, display = m(f, values)
 	}
 	if display == "" {
-		display = first
+		display = values[first]
 	}
 	return typ, display, f
+}
+
+// observableMapper writes the ECS fields of an observable's values (by
+// property) and returns its threat.indicator.type and display value ("":
+// its first property's value).
+type observableMapper func(f fields, values map[string]string) (typ, display string)
+
+// observableTypes are the STIX observable types ecs mode maps, each to its
+// mapper. A type not listed gets no ECS field and no threat.indicator.type.
+var observableTypes = map[string]observableMapper{
+	"ipv4-addr": address("ipv4-addr"),
+	"ipv6-addr": address("ipv6-addr"),
+	// OpenCTI's hostname has no ECS type of its own.
+	"domain-name":          copied("domain-name", []prop{{"threat.indicator.url.domain", "value"}}, nil, "value"),
+	"hostname":             copied("domain-name", []prop{{"threat.indicator.url.domain", "value"}}, nil, "value"),
+	"url":                  urlObservable,
+	"email-addr":           copied("email-addr", []prop{{"threat.indicator.email.address", "value"}}, nil, "value"),
+	"email-message":        emailMessage,
+	"file":                 file("file"),
+	"artifact":             file("artifact"),
+	"directory":            copied("directory", []prop{{"threat.indicator.file.directory", "path"}}, nil, "path"),
+	"windows-registry-key": registryKey,
+	"x509-certificate": copied("x509-certificate", []prop{
+		{"threat.indicator.x509.serial_number", "serial_number"},
+		{"threat.indicator.x509.issuer.distinguished_name", "issuer"},
+		{"threat.indicator.x509.subject.distinguished_name", "subject"},
+		{"threat.indicator.x509.version_number", "version"},
+		{"threat.indicator.x509.not_before", "validity_not_before"},
+		{"threat.indicator.x509.not_after", "validity_not_after"},
+		{"threat.indicator.x509.signature_algorithm", "signature_algorithm"},
+		{"threat.indicator.x509.public_key_algorithm", "subject_public_key_algorithm"},
+	}, nil, "hashes.SHA-256", "hashes.SHA-1", "serial_number", "subject"),
+	"autonomous-system": copied("autonomous-system",
+		[]prop{{"threat.indicator.as.organization.name", "name"}},
+		[]prop{{"threat.indicator.as.number", "number"}},
+		"number", "name"),
+	"network-traffic": networkTraffic,
+	// These keep their value in opencti.observable.value only.
+	"mac-addr":     copied("mac-addr", nil, nil, valueProps...),
+	"mutex":        copied("mutex", nil, nil, valueProps...),
+	"process":      copied("process", nil, nil, valueProps...),
+	"software":     copied("software", nil, nil, valueProps...),
+	"user-account": copied("user-account", nil, nil, valueProps...),
+}
+
+// valueProps are where the types without ECS fields hold their value.
+var valueProps = []string{"value", "name", "command_line", "cpe", "user_id", "account_login"}
+
+// prop is an ECS field and the STIX property it takes its value from.
+type prop struct{ field, from string }
+
+// copied maps a type whose fields are plain copies of properties: strs
+// (when not empty) and ints (when integers); the display value is the first
+// non-empty of display.
+func copied(typ string, strs, ints []prop, display ...string) observableMapper {
+	return func(f fields, values map[string]string) (string, string) {
+		for _, p := range strs {
+			if v := values[p.from]; v != "" {
+				f[p.field] = v
+			}
+		}
+		for _, p := range ints {
+			setInt(f, p.field, values, p.from)
+		}
+		return typ, firstOf(values, display...)
+	}
+}
+
+func setInt(f fields, field string, values map[string]string, prop string) {
+	if v, ok := values[prop]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			f[field] = n
+		}
+	}
+}
+
+func address(typ string) observableMapper {
+	return func(f fields, values map[string]string) (string, string) {
+		v, ok := values["value"]
+		if ok {
+			setAddress(f, v)
+		}
+		return typ, v
+	}
+}
+
+func urlObservable(f fields, values map[string]string) (string, string) {
+	v, ok := values["value"]
+	if ok {
+		setURL(f, v)
+	}
+	return "url", v
+}
+
+// emailMessage maps the first address of a message, sender first.
+func emailMessage(f fields, values map[string]string) (string, string) {
+	for _, p := range []string{"from_ref.value", "sender_ref.value", "to_refs[*].value", "cc_refs[*].value", "bcc_refs[*].value"} {
+		if v, ok := values[p]; ok {
+			f["threat.indicator.email.address"] = v
+			return "email-addr", v
+		}
+	}
+	return "", ""
+}
+
+// file maps a file or an artifact (whose url is mapped too).
+func file(typ string) observableMapper {
+	plain := copied(typ, []prop{
+		{"threat.indicator.file.name", "name"},
+		{"threat.indicator.file.mime_type", "mime_type"},
+		{"threat.indicator.file.directory", "parent_directory_ref.path"},
+	}, []prop{{"threat.indicator.file.size", "size"}},
+		"hashes.SHA-256", "hashes.SHA-1", "hashes.MD5", "hashes.SHA-512", "name")
+	return func(f fields, values map[string]string) (string, string) {
+		setHashes(f, values)
+		if v, ok := values["url"]; ok && typ == "artifact" {
+			setURL(f, v)
+		}
+		return plain(f, values)
+	}
+}
+
+func registryKey(f fields, values map[string]string) (string, string) {
+	return "windows-registry-key", setRegistry(f, values)
+}
+
+// networkTraffic maps the destination (else the source) address and port.
+func networkTraffic(f fields, values map[string]string) (string, string) {
+	display := ""
+	for _, p := range []string{"dst_ref.value", "src_ref.value"} {
+		if v, ok := values[p]; ok {
+			setAddress(f, v)
+			display = v
+			break
+		}
+	}
+	for _, p := range []string{"dst_port", "src_port"} {
+		if v, ok := values[p]; ok {
+			setInt(f, "threat.indicator.port", values, p)
+			if display == "" {
+				display = v
+			}
+			break
+		}
+	}
+	return "", display
 }
 
 func firstOf(values map[string]string, props ...string) string {
