@@ -193,16 +193,19 @@ func setOpenCTIFacts(f tree, obj stix.Object) {
 // openCTIFact is key of OpenCTI's extension if it is a T, else the older
 // property legacy if it is one; an empty string counts as absent.
 func openCTIFact[T any](octi, props map[string]any, key, legacy string) (T, bool) {
-	for _, v := range []any{octi[key], props[legacy]} {
-		if s, isString := v.(string); isString && s == "" {
-			continue
-		}
-		if t, ok := v.(T); ok {
-			return t, true
-		}
+	if v, ok := usable[T](octi[key]); ok {
+		return v, true
 	}
-	var zero T
-	return zero, false
+	return usable[T](props[legacy])
+}
+
+func usable[T any](v any) (T, bool) {
+	if s, isString := v.(string); isString && s == "" {
+		var none T
+		return none, false
+	}
+	t, ok := v.(T)
+	return t, ok
 }
 
 // tlpOf returns the most restrictive TLP marking of the object.

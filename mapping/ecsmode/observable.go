@@ -17,18 +17,46 @@ type fields map[string]any
 // display value, and the fields.
 func observableFields(obs pattern.Observable) (typ, display string, f fields) {
 	f = fields{}
-	values := make(map[string]string, len(obs.Values))
+	values := map[string]string{} // the last value of each property
 	first := ""
 	for i, a := range obs.Values {
-		v := a.Value.String()
 		prop := a.Path.Property()
 		if i == 0 {
 			first = prop
 		}
-		values[prop] = v // the last value of a property counts
+		values[prop] = a.Value.String()
 	}
-	if m, ok := observableTypes[obs.Type]; ok {
-		typ, display = m(f, values)
+	t := observableTypes[obs.Type] // the zero value for a type not listed
+	for _, p := range t.strs {
+		if v := values[p.from]; v != "" {
+			f[p.field] = v
+		}
+	}
+	for _, p := range t.ints {
+		setInt(f, p.field, values, p.from)
+	}
+	typ, display = t.ecsType, firstOf(values, t.display...)
+	// Direct calls, not a function in the table: values stays on the stack.
+	switch t.extra {
+	case addressValue:
+		if v, ok := values["value"]; ok {
+			setAddress(f, v)
+		}
+	case urlValue:
+		if v, ok := values["value"]; ok {
+			setURL(f, v)
+		}
+	case fileHashes:
+		setHashes(f, values)
+		if v, ok := values["url"]; ok && obs.Type == "artifact" {
+			setURL(f, v)
+		}
+	case registryPath:
+		display = setRegistry(f, values)
+	case emailSender:
+		typ, display = emailMessage(f, values)
+	case trafficEnds:
+		display = networkTraffic(f, values)
 	}
 	if display == "" {
 		display = values[first]
@@ -36,69 +64,91 @@ func observableFields(obs pattern.Observable) (typ, display string, f fields) {
 	return typ, display, f
 }
 
-// observableMapper writes the ECS fields of an observable's values (by
-// property) and returns its threat.indicator.type and display value ("":
-// its first property's value).
-type observableMapper func(f fields, values map[string]string) (typ, display string)
+// observableType says how the values of one STIX observable type become
+// ECS fields.
+type observableType struct {
+	ecsType string   // threat.indicator.type; "" when ECS has none
+	strs    []prop   // fields copied from properties (when not empty)
+	ints    []prop   // fields copied from integer properties
+	display []string // the display value is the first non-empty of these
+	extra   extra    // what plain copies cannot do
+}
 
-// observableTypes are the STIX observable types ecs mode maps, each to its
-// mapper. A type not listed gets no ECS field and no threat.indicator.type.
-var observableTypes = map[string]observableMapper{
-	"ipv4-addr": address("ipv4-addr"),
-	"ipv6-addr": address("ipv6-addr"),
+// prop is an ECS field and the STIX property it takes its value from.
+type prop struct{ field, from string }
+
+// extra is a mapping beyond plain copies.
+type extra int
+
+const (
+	noExtra      extra = iota
+	addressValue       // value: an address, or a CIDR block (setAddress)
+	urlValue           // value: a URL and its parts (setURL)
+	fileHashes         // hashes.*, and an artifact's url
+	registryPath       // key and values[...] (setRegistry), also the display value
+	emailSender        // the message's first address: type email-addr, display
+	trafficEnds        // destination (else source) address and port, display
+)
+
+// observableTypes are the STIX observable types ecs mode maps. A type not
+// listed gets no ECS field and no threat.indicator.type.
+var observableTypes = map[string]observableType{
+	"ipv4-addr": {ecsType: "ipv4-addr", display: []string{"value"}, extra: addressValue},
+	"ipv6-addr": {ecsType: "ipv6-addr", display: []string{"value"}, extra: addressValue},
 	// OpenCTI's hostname has no ECS type of its own.
-	"domain-name":          copied("domain-name", []prop{{"threat.indicator.url.domain", "value"}}, nil, "value"),
-	"hostname":             copied("domain-name", []prop{{"threat.indicator.url.domain", "value"}}, nil, "value"),
-	"url":                  urlObservable,
-	"email-addr":           copied("email-addr", []prop{{"threat.indicator.email.address", "value"}}, nil, "value"),
-	"email-message":        emailMessage,
-	"file":                 file("file"),
-	"artifact":             file("artifact"),
-	"directory":            copied("directory", []prop{{"threat.indicator.file.directory", "path"}}, nil, "path"),
-	"windows-registry-key": registryKey,
-	"x509-certificate": copied("x509-certificate", []prop{
-		{"threat.indicator.x509.serial_number", "serial_number"},
-		{"threat.indicator.x509.issuer.distinguished_name", "issuer"},
-		{"threat.indicator.x509.subject.distinguished_name", "subject"},
-		{"threat.indicator.x509.version_number", "version"},
-		{"threat.indicator.x509.not_before", "validity_not_before"},
-		{"threat.indicator.x509.not_after", "validity_not_after"},
-		{"threat.indicator.x509.signature_algorithm", "signature_algorithm"},
-		{"threat.indicator.x509.public_key_algorithm", "subject_public_key_algorithm"},
-	}, nil, "hashes.SHA-256", "hashes.SHA-1", "serial_number", "subject"),
-	"autonomous-system": copied("autonomous-system",
-		[]prop{{"threat.indicator.as.organization.name", "name"}},
-		[]prop{{"threat.indicator.as.number", "number"}},
-		"number", "name"),
-	"network-traffic": networkTraffic,
+	"domain-name":          {ecsType: "domain-name", strs: []prop{{"threat.indicator.url.domain", "value"}}, display: []string{"value"}},
+	"hostname":             {ecsType: "domain-name", strs: []prop{{"threat.indicator.url.domain", "value"}}, display: []string{"value"}},
+	"url":                  {ecsType: "url", display: []string{"value"}, extra: urlValue},
+	"email-addr":           {ecsType: "email-addr", strs: []prop{{"threat.indicator.email.address", "value"}}, display: []string{"value"}},
+	"email-message":        {extra: emailSender},
+	"file":                 fileType("file"),
+	"artifact":             fileType("artifact"),
+	"directory":            {ecsType: "directory", strs: []prop{{"threat.indicator.file.directory", "path"}}, display: []string{"path"}},
+	"windows-registry-key": {ecsType: "windows-registry-key", extra: registryPath},
+	"x509-certificate": {
+		ecsType: "x509-certificate",
+		strs: []prop{
+			{"threat.indicator.x509.serial_number", "serial_number"},
+			{"threat.indicator.x509.issuer.distinguished_name", "issuer"},
+			{"threat.indicator.x509.subject.distinguished_name", "subject"},
+			{"threat.indicator.x509.version_number", "version"},
+			{"threat.indicator.x509.not_before", "validity_not_before"},
+			{"threat.indicator.x509.not_after", "validity_not_after"},
+			{"threat.indicator.x509.signature_algorithm", "signature_algorithm"},
+			{"threat.indicator.x509.public_key_algorithm", "subject_public_key_algorithm"},
+		},
+		display: []string{"hashes.SHA-256", "hashes.SHA-1", "serial_number", "subject"},
+	},
+	"autonomous-system": {
+		ecsType: "autonomous-system",
+		strs:    []prop{{"threat.indicator.as.organization.name", "name"}},
+		ints:    []prop{{"threat.indicator.as.number", "number"}},
+		display: []string{"number", "name"},
+	},
+	"network-traffic": {extra: trafficEnds},
 	// These keep their value in opencti.observable.value only.
-	"mac-addr":     copied("mac-addr", nil, nil, valueProps...),
-	"mutex":        copied("mutex", nil, nil, valueProps...),
-	"process":      copied("process", nil, nil, valueProps...),
-	"software":     copied("software", nil, nil, valueProps...),
-	"user-account": copied("user-account", nil, nil, valueProps...),
+	"mac-addr":     {ecsType: "mac-addr", display: valueProps},
+	"mutex":        {ecsType: "mutex", display: valueProps},
+	"process":      {ecsType: "process", display: valueProps},
+	"software":     {ecsType: "software", display: valueProps},
+	"user-account": {ecsType: "user-account", display: valueProps},
 }
 
 // valueProps are where the types without ECS fields hold their value.
 var valueProps = []string{"value", "name", "command_line", "cpe", "user_id", "account_login"}
 
-// prop is an ECS field and the STIX property it takes its value from.
-type prop struct{ field, from string }
-
-// copied maps a type whose fields are plain copies of properties: strs
-// (when not empty) and ints (when integers); the display value is the first
-// non-empty of display.
-func copied(typ string, strs, ints []prop, display ...string) observableMapper {
-	return func(f fields, values map[string]string) (string, string) {
-		for _, p := range strs {
-			if v := values[p.from]; v != "" {
-				f[p.field] = v
-			}
-		}
-		for _, p := range ints {
-			setInt(f, p.field, values, p.from)
-		}
-		return typ, firstOf(values, display...)
+// fileType maps a file or an artifact.
+func fileType(typ string) observableType {
+	return observableType{
+		ecsType: typ,
+		strs: []prop{
+			{"threat.indicator.file.name", "name"},
+			{"threat.indicator.file.mime_type", "mime_type"},
+			{"threat.indicator.file.directory", "parent_directory_ref.path"},
+		},
+		ints:    []prop{{"threat.indicator.file.size", "size"}},
+		display: []string{"hashes.SHA-256", "hashes.SHA-1", "hashes.MD5", "hashes.SHA-512", "name"},
+		extra:   fileHashes,
 	}
 }
 
@@ -110,26 +160,8 @@ func setInt(f fields, field string, values map[string]string, prop string) {
 	}
 }
 
-func address(typ string) observableMapper {
-	return func(f fields, values map[string]string) (string, string) {
-		v, ok := values["value"]
-		if ok {
-			setAddress(f, v)
-		}
-		return typ, v
-	}
-}
-
-func urlObservable(f fields, values map[string]string) (string, string) {
-	v, ok := values["value"]
-	if ok {
-		setURL(f, v)
-	}
-	return "url", v
-}
-
 // emailMessage maps the first address of a message, sender first.
-func emailMessage(f fields, values map[string]string) (string, string) {
+func emailMessage(f fields, values map[string]string) (typ, display string) {
 	for _, p := range []string{"from_ref.value", "sender_ref.value", "to_refs[*].value", "cc_refs[*].value", "bcc_refs[*].value"} {
 		if v, ok := values[p]; ok {
 			f["threat.indicator.email.address"] = v
@@ -139,29 +171,9 @@ func emailMessage(f fields, values map[string]string) (string, string) {
 	return "", ""
 }
 
-// file maps a file or an artifact (whose url is mapped too).
-func file(typ string) observableMapper {
-	plain := copied(typ, []prop{
-		{"threat.indicator.file.name", "name"},
-		{"threat.indicator.file.mime_type", "mime_type"},
-		{"threat.indicator.file.directory", "parent_directory_ref.path"},
-	}, []prop{{"threat.indicator.file.size", "size"}},
-		"hashes.SHA-256", "hashes.SHA-1", "hashes.MD5", "hashes.SHA-512", "name")
-	return func(f fields, values map[string]string) (string, string) {
-		setHashes(f, values)
-		if v, ok := values["url"]; ok && typ == "artifact" {
-			setURL(f, v)
-		}
-		return plain(f, values)
-	}
-}
-
-func registryKey(f fields, values map[string]string) (string, string) {
-	return "windows-registry-key", setRegistry(f, values)
-}
-
-// networkTraffic maps the destination (else the source) address and port.
-func networkTraffic(f fields, values map[string]string) (string, string) {
+// networkTraffic maps the destination (else the source) address and port
+// and returns the display value.
+func networkTraffic(f fields, values map[string]string) string {
 	display := ""
 	for _, p := range []string{"dst_ref.value", "src_ref.value"} {
 		if v, ok := values[p]; ok {
@@ -179,7 +191,7 @@ func networkTraffic(f fields, values map[string]string) (string, string) {
 			break
 		}
 	}
-	return "", display
+	return display
 }
 
 func firstOf(values map[string]string, props ...string) string {
