@@ -3,11 +3,13 @@ module github.com/openctibeat/openctibeat
 go 1.25
 
 require (
+	github.com/BurntSushi/toml v1.4.0
 	github.com/elastic/beats/v7 v7.0.0-alpha2.0.20260218101116-fd0f8e5c68bf
 	github.com/elastic/elastic-agent-libs v0.31.0
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
 	github.com/elastic/go-ucfg v0.8.8
 	github.com/google/go-cmp v0.7.0
+	github.com/google/uuid v1.6.0
 	github.com/hasura/go-graphql-client v0.16.0
 	github.com/klauspost/compress v1.18.3
 	github.com/magefile/mage v1.17.1
@@ -109,7 +111,6 @@ require (
 	github.com/golang/snappy v1.0.0 // indirect
 	github.com/gomodule/redigo v1.9.3 // indirect
 	github.com/google/gnostic-models v0.7.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/h2non/filetype v1.1.1 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
 	github.com/hashicorp/go-multierror v1.1.1 // indirect

@@ -10,6 +10,8 @@ import (
 
 	conf "github.com/elastic/elastic-agent-libs/config"
 	ucfg "github.com/elastic/go-ucfg"
+
+	"github.com/openctibeat/openctibeat/internal/deepcopy"
 )
 
 // EnvJSONConfig is the environment variable that holds the old connector's
@@ -504,7 +506,7 @@ func jsonLeftovers(m map[string]any) map[string]any {
 	if m == nil {
 		return nil
 	}
-	out := deepCopy(m).(map[string]any)
+	out := deepcopy.Object(m)
 	for _, r := range rules {
 		deletePath(out, r.key)
 	}
@@ -516,24 +518,6 @@ func jsonLeftovers(m map[string]any) map[string]any {
 	}
 	prune(out)
 	return out
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
 }
 
 func deletePath(m map[string]any, key string) {

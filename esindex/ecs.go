@@ -6,6 +6,8 @@ import (
 	"github.com/elastic/beats/v7/libbeat/template"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 	"github.com/elastic/elastic-agent-libs/version"
+
+	"github.com/openctibeat/openctibeat/internal/deepcopy"
 )
 
 // Defaults of ecs mode's index. The index is a plain index (documents are
@@ -105,29 +107,7 @@ func ecsProperties() (map[string]any, error) {
 	if err := p.Process(fields, nil, out, mapstr.M{}); err != nil {
 		return nil, err
 	}
-	return plain(out).(map[string]any), nil
-}
-
-// plain deep-copies v, turning mapstr.M into map[string]any.
-func plain(v any) any {
-	switch v := v.(type) {
-	case mapstr.M:
-		return plain(map[string]any(v))
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = plain(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = plain(e)
-		}
-		return out
-	default:
-		return v
-	}
+	return deepcopy.Object(out), nil
 }
 
 // fallback returns a deep copy of a mapping (or any part of one) in which

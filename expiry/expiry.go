@@ -119,16 +119,9 @@ func (k *Keeper) expire(ctx context.Context) {
 	}
 	now := k.now().UTC().Format(time.RFC3339Nano)
 	q := map[string]any{"query": map[string]any{"range": map[string]any{validUntilField: map[string]any{"lte": now}}}}
-	n, err := k.byQuery("_delete_by_query", q)
-	if err != nil {
-		k.errs.Inc()
-		k.log.Warnw("expiring indicators failed; retrying at the next check", "index", k.index, "error", err)
-		return
-	}
-	if n > 0 {
-		k.expired.Add(uint64(n))
-		k.log.Infow("expired indicator documents deleted", "index", k.index, "count", n)
-	}
+	k.run("_delete_by_query", q, k.expired,
+		"expiring indicators failed; retrying at the next check",
+		"expired indicator documents deleted")
 }
 
 // refresh gives documents of still-valid indicators a new @timestamp.
@@ -148,15 +141,24 @@ func (k *Keeper) refresh(ctx context.Context) {
 			"params": map[string]any{"now": now.Format("2006-01-02T15:04:05.000Z")},
 		},
 	}
-	n, err := k.byQuery("_update_by_query", q)
+	k.run("_update_by_query", q, k.fresh,
+		"refreshing indicators failed; retrying at the next refresh",
+		"indicator documents refreshed to stay within the rules' 30-day window")
+}
+
+// run sends the by-query request op with body q and counts the documents
+// it changed in done; it logs failed as a warning when the request fails
+// (counted in errors_total) and changed when it changed documents.
+func (k *Keeper) run(op string, q map[string]any, done *monitoring.Uint, failed, changed string) {
+	n, err := k.byQuery(op, q)
 	if err != nil {
 		k.errs.Inc()
-		k.log.Warnw("refreshing indicators failed; retrying at the next refresh", "index", k.index, "error", err)
+		k.log.Warnw(failed, "index", k.index, "error", err)
 		return
 	}
 	if n > 0 {
-		k.fresh.Add(uint64(n))
-		k.log.Infow("indicator documents refreshed to stay within the rules' 30-day window", "index", k.index, "count", n)
+		done.Add(uint64(n))
+		k.log.Infow(changed, "index", k.index, "count", n)
 	}
 }
 

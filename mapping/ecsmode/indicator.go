@@ -55,6 +55,70 @@ func (m *Mapper) indicatorFields(obj stix.Object) map[string]any {
 	f.set("event.dataset", Dataset)
 	f.set("threat.feed.name", m.cfg.FeedName)
 	f.set("threat.indicator.confidence", Confidence(obj.Fields["confidence"]))
+	m.setIDs(f, obj)
+	for _, p := range indicatorStrings {
+		if v := obj.String(p.from); v != "" {
+			f.set(p.field, v)
+		}
+	}
+	for _, from := range []string{"valid_from", "created"} {
+		if setDate(f, "threat.indicator.first_seen", obj.String(from)) {
+			break
+		}
+	}
+	for _, p := range indicatorDates {
+		setDate(f, p.field, obj.String(p.from))
+	}
+	if revoked, ok := obj.Fields["revoked"].(bool); ok {
+		f.set("opencti.indicator.revoked", revoked)
+	}
+	if labels := stringList(obj.Fields["labels"]); len(labels) > 0 {
+		f.set("tags", labels)
+		f.set("opencti.indicator.labels", labels)
+	}
+	if types := stringList(obj.Fields["indicator_types"]); len(types) > 0 {
+		f.set("opencti.indicator.indicator_types", types)
+	}
+	if phases, ok := killChainPhases(obj.Fields["kill_chain_phases"]); ok {
+		f.set("opencti.indicator.kill_chain_phases", phases)
+	}
+	if by := obj.String("created_by_ref"); by != "" {
+		f.set("opencti.indicator.created_by", by)
+		if name := m.identityName(by); name != "" {
+			f.set("threat.indicator.provider", name)
+		}
+	}
+	if tlp, ok := tlpOf(obj); ok {
+		f.set("threat.indicator.marking.tlp", tlp.name)
+		f.set("threat.indicator.marking.tlp_version", tlp.version)
+	}
+	setOpenCTIFacts(f, obj)
+	return f
+}
+
+// indicatorStrings are the string properties copied as they are (when not
+// empty).
+var indicatorStrings = []prop{
+	{"threat.indicator.description", "description"},
+	{"opencti.indicator.name", "name"},
+	{"opencti.indicator.pattern", "pattern"},
+	{"opencti.indicator.pattern_type", "pattern_type"},
+	{"opencti.indicator.pattern_version", "pattern_version"},
+}
+
+// indicatorDates are the dates copied in ECS's millisecond form (when they
+// parse). threat.indicator.first_seen is valid_from, else created.
+var indicatorDates = []prop{
+	{"threat.indicator.last_seen", "modified"},
+	{"threat.indicator.modified_at", "modified"},
+	{"opencti.indicator.valid_from", "valid_from"},
+	{"opencti.indicator.valid_until", "valid_until"},
+	{"opencti.indicator.created", "created"},
+	{"opencti.indicator.modified", "modified"},
+}
+
+// setIDs writes the indicator's ids and OpenCTI's links to it.
+func (m *Mapper) setIDs(f tree, obj stix.Object) {
 	f.set("opencti.indicator.stix_id", obj.ID)
 	ids := []any{}
 	if obj.InternalID != "" {
@@ -69,87 +133,79 @@ func (m *Mapper) indicatorFields(obj stix.Object) map[string]any {
 	if m.baseURL != "" {
 		f.set("threat.feed.reference", m.baseURL)
 	}
-	str := func(field, prop string) {
-		if v := obj.String(prop); v != "" {
-			f.set(field, v)
-		}
-	}
-	date := func(field, prop string) bool {
-		if v := obj.String(prop); v != "" {
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				f.set(field, t.UTC().Format("2006-01-02T15:04:05.000Z"))
-				return true
-			}
-		}
+}
+
+// setDate writes an RFC 3339 date v in ECS's millisecond form; false when
+// v is empty or not a date.
+func setDate(f tree, field, v string) bool {
+	if v == "" {
 		return false
 	}
-	str("threat.indicator.description", "description")
-	str("opencti.indicator.name", "name")
-	str("opencti.indicator.pattern", "pattern")
-	str("opencti.indicator.pattern_type", "pattern_type")
-	str("opencti.indicator.pattern_version", "pattern_version")
-	if !date("threat.indicator.first_seen", "valid_from") {
-		date("threat.indicator.first_seen", "created")
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return false
 	}
-	date("threat.indicator.last_seen", "modified")
-	date("threat.indicator.modified_at", "modified")
-	date("opencti.indicator.valid_from", "valid_from")
-	date("opencti.indicator.valid_until", "valid_until")
-	date("opencti.indicator.created", "created")
-	date("opencti.indicator.modified", "modified")
-	if revoked, ok := obj.Fields["revoked"].(bool); ok {
-		f.set("opencti.indicator.revoked", revoked)
+	f.set(field, t.UTC().Format("2006-01-02T15:04:05.000Z"))
+	return true
+}
+
+// killChainPhases copies the name and phase of each kill chain phase; ok
+// is false when there is none.
+func killChainPhases(v any) (phases []any, ok bool) {
+	kc, _ := v.([]any)
+	if len(kc) == 0 {
+		return nil, false
 	}
-	if labels := stringList(obj.Fields["labels"]); len(labels) > 0 {
-		f.set("tags", labels)
-		f.set("opencti.indicator.labels", labels)
-	}
-	if types := stringList(obj.Fields["indicator_types"]); len(types) > 0 {
-		f.set("opencti.indicator.indicator_types", types)
-	}
-	if kc, ok := obj.Fields["kill_chain_phases"].([]any); ok && len(kc) > 0 {
-		phases := []any{}
-		for _, p := range kc {
-			if pm, ok := p.(map[string]any); ok {
-				phase := map[string]any{}
-				for _, k := range []string{"kill_chain_name", "phase_name"} {
-					if s, ok := pm[k].(string); ok {
-						phase[k] = s
-					}
-				}
-				phases = append(phases, phase)
+	phases = []any{}
+	for _, p := range kc {
+		pm, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		phase := map[string]any{}
+		for _, k := range []string{"kill_chain_name", "phase_name"} {
+			if s, ok := pm[k].(string); ok {
+				phase[k] = s
 			}
 		}
-		f.set("opencti.indicator.kill_chain_phases", phases)
+		phases = append(phases, phase)
 	}
-	if by := obj.String("created_by_ref"); by != "" {
-		f.set("opencti.indicator.created_by", by)
-		if name := m.identityName(by); name != "" {
-			f.set("threat.indicator.provider", name)
-		}
-	}
-	if tlp, ok := tlpOf(obj); ok {
-		f.set("threat.indicator.marking.tlp", tlp.name)
-		f.set("threat.indicator.marking.tlp_version", tlp.version)
-	}
+	return phases, true
+}
+
+// setOpenCTIFacts writes the score, detection flag and main observable
+// type OpenCTI keeps in its extension, or in the older x_opencti_*
+// properties.
+func setOpenCTIFacts(f tree, obj stix.Object) {
 	ext, _ := obj.Fields["extensions"].(map[string]any)
 	octi, _ := ext[stix.OpenCTIExtension].(map[string]any)
-	if score, ok := octi["score"].(float64); ok {
-		f.set("opencti.indicator.score", int64(score))
-	} else if score, ok := obj.Fields["x_opencti_score"].(float64); ok {
+	if score, ok := openCTIFact[float64](octi, obj.Fields, "score", "x_opencti_score"); ok {
 		f.set("opencti.indicator.score", int64(score))
 	}
-	if det, ok := octi["detection"].(bool); ok {
-		f.set("opencti.indicator.detection", det)
-	} else if det, ok := obj.Fields["x_opencti_detection"].(bool); ok {
+	if det, ok := openCTIFact[bool](octi, obj.Fields, "detection", "x_opencti_detection"); ok {
 		f.set("opencti.indicator.detection", det)
 	}
-	if mot, ok := octi["main_observable_type"].(string); ok && mot != "" {
-		f.set("opencti.indicator.main_observable_type", mot)
-	} else if mot := obj.String("x_opencti_main_observable_type"); mot != "" {
+	if mot, ok := openCTIFact[string](octi, obj.Fields, "main_observable_type", "x_opencti_main_observable_type"); ok {
 		f.set("opencti.indicator.main_observable_type", mot)
 	}
-	return f
+}
+
+// openCTIFact is key of OpenCTI's extension if it is a T, else the older
+// property legacy if it is one; an empty string counts as absent.
+func openCTIFact[T any](octi, props map[string]any, key, legacy string) (T, bool) {
+	if v, ok := usable[T](octi[key]); ok {
+		return v, true
+	}
+	return usable[T](props[legacy])
+}
+
+func usable[T any](v any) (T, bool) {
+	if s, isString := v.(string); isString && s == "" {
+		var none T
+		return none, false
+	}
+	t, ok := v.(T)
+	return t, ok
 }
 
 // tlpOf returns the most restrictive TLP marking of the object.

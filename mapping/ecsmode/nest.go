@@ -129,28 +129,3 @@ func flatten(doc map[string]any, prefix string, out fields) {
 		out[prefix+k] = v
 	}
 }
-
-// cloneObjects copies the objects and arrays of a nested document, so that
-// no two documents share one (libbeat's processors may change a document
-// in place once event normalisation, which copied each, is off).
-func cloneObjects(doc map[string]any) map[string]any {
-	out := make(map[string]any, len(doc))
-	for k, v := range doc {
-		out[k] = cloneValue(v)
-	}
-	return out
-}
-
-func cloneValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		return cloneObjects(v)
-	case []any:
-		c := make([]any, len(v))
-		for i, x := range v {
-			c[i] = cloneValue(x)
-		}
-		return c
-	}
-	return v
-}

@@ -17,124 +17,181 @@ type fields map[string]any
 // display value, and the fields.
 func observableFields(obs pattern.Observable) (typ, display string, f fields) {
 	f = fields{}
-	values := map[string]string{}
-	var order []string
-	for _, a := range obs.Values {
+	values := map[string]string{} // the last value of each property
+	first := ""
+	for i, a := range obs.Values {
 		prop := a.Path.Property()
-		if _, dup := values[prop]; !dup {
-			order = append(order, prop)
+		if i == 0 {
+			first = prop
 		}
 		values[prop] = a.Value.String()
 	}
-	first := ""
-	if len(order) > 0 {
-		first = values[order[0]]
-	}
-	set := func(field, prop string) {
-		if v, ok := values[prop]; ok && v != "" {
-			f[field] = v
+	t := observableTypes[obs.Type] // the zero value for a type not listed
+	for _, p := range t.strs {
+		if v := values[p.from]; v != "" {
+			f[p.field] = v
 		}
 	}
-	setInt := func(field, prop string) {
-		if v, ok := values[prop]; ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				f[field] = n
-			}
-		}
+	for _, p := range t.ints {
+		setInt(f, p.field, values, p.from)
 	}
-
-	switch obs.Type {
-	case "ipv4-addr", "ipv6-addr":
-		typ = obs.Type
+	typ, display = t.ecsType, firstOf(values, t.display...)
+	// Direct calls, not a function in the table: values stays on the stack.
+	switch t.extra {
+	case addressValue:
 		if v, ok := values["value"]; ok {
-			display = v
 			setAddress(f, v)
 		}
-	case "domain-name", "hostname":
-		// OpenCTI's hostname has no ECS type of its own.
-		typ = "domain-name"
-		set("threat.indicator.url.domain", "value")
-		display = values["value"]
-	case "url":
-		typ = "url"
+	case urlValue:
 		if v, ok := values["value"]; ok {
-			display = v
 			setURL(f, v)
 		}
-	case "email-addr":
-		typ = "email-addr"
-		set("threat.indicator.email.address", "value")
-		display = values["value"]
-	case "email-message":
-		for _, p := range []string{"from_ref.value", "sender_ref.value", "to_refs[*].value", "cc_refs[*].value", "bcc_refs[*].value"} {
-			if v, ok := values[p]; ok {
-				typ = "email-addr"
-				f["threat.indicator.email.address"] = v
-				display = v
-				break
-			}
-		}
-	case "file", "artifact":
-		typ = obs.Type
+	case fileHashes:
 		setHashes(f, values)
-		set("threat.indicator.file.name", "name")
-		setInt("threat.indicator.file.size", "size")
-		set("threat.indicator.file.mime_type", "mime_type")
-		set("threat.indicator.file.directory", "parent_directory_ref.path")
-		if obs.Type == "artifact" {
-			if v, ok := values["url"]; ok {
-				setURL(f, v)
-			}
+		if v, ok := values["url"]; ok && obs.Type == "artifact" {
+			setURL(f, v)
 		}
-		display = firstOf(values, "hashes.SHA-256", "hashes.SHA-1", "hashes.MD5", "hashes.SHA-512", "name")
-	case "directory":
-		typ = "directory"
-		set("threat.indicator.file.directory", "path")
-		display = values["path"]
-	case "windows-registry-key":
-		typ = "windows-registry-key"
+	case registryPath:
 		display = setRegistry(f, values)
-	case "x509-certificate":
-		typ = "x509-certificate"
-		set("threat.indicator.x509.serial_number", "serial_number")
-		set("threat.indicator.x509.issuer.distinguished_name", "issuer")
-		set("threat.indicator.x509.subject.distinguished_name", "subject")
-		set("threat.indicator.x509.version_number", "version")
-		set("threat.indicator.x509.not_before", "validity_not_before")
-		set("threat.indicator.x509.not_after", "validity_not_after")
-		set("threat.indicator.x509.signature_algorithm", "signature_algorithm")
-		set("threat.indicator.x509.public_key_algorithm", "subject_public_key_algorithm")
-		display = firstOf(values, "hashes.SHA-256", "hashes.SHA-1", "serial_number", "subject")
-	case "autonomous-system":
-		typ = "autonomous-system"
-		setInt("threat.indicator.as.number", "number")
-		set("threat.indicator.as.organization.name", "name")
-		display = firstOf(values, "number", "name")
-	case "network-traffic":
-		for _, p := range []string{"dst_ref.value", "src_ref.value"} {
-			if v, ok := values[p]; ok {
-				setAddress(f, v)
-				display = v
-				break
-			}
-		}
-		for _, p := range []string{"dst_port", "src_port"} {
-			if _, ok := values[p]; ok {
-				setInt("threat.indicator.port", p)
-				if display == "" {
-					display = values[p]
-				}
-				break
-			}
-		}
-	case "mac-addr", "mutex", "process", "software", "user-account":
-		typ = obs.Type
-		display = firstOf(values, "value", "name", "command_line", "cpe", "user_id", "account_login")
+	case emailSender:
+		typ, display = emailMessage(f, values)
+	case trafficEnds:
+		display = networkTraffic(f, values)
 	}
 	if display == "" {
-		display = first
+		display = values[first]
 	}
 	return typ, display, f
+}
+
+// observableType says how the values of one STIX observable type become
+// ECS fields.
+type observableType struct {
+	ecsType string   // threat.indicator.type; "" when ECS has none
+	strs    []prop   // fields copied from properties (when not empty)
+	ints    []prop   // fields copied from integer properties
+	display []string // the display value is the first non-empty of these
+	extra   extra    // what plain copies cannot do
+}
+
+// prop is an ECS field and the STIX property it takes its value from.
+type prop struct{ field, from string }
+
+// extra is a mapping beyond plain copies.
+type extra int
+
+const (
+	noExtra      extra = iota
+	addressValue       // value: an address, or a CIDR block (setAddress)
+	urlValue           // value: a URL and its parts (setURL)
+	fileHashes         // hashes.*, and an artifact's url
+	registryPath       // key and values[...] (setRegistry), also the display value
+	emailSender        // the message's first address: type email-addr, display
+	trafficEnds        // destination (else source) address and port, display
+)
+
+// observableTypes are the STIX observable types ecs mode maps. A type not
+// listed gets no ECS field and no threat.indicator.type.
+var observableTypes = map[string]observableType{
+	"ipv4-addr": {ecsType: "ipv4-addr", display: []string{"value"}, extra: addressValue},
+	"ipv6-addr": {ecsType: "ipv6-addr", display: []string{"value"}, extra: addressValue},
+	// OpenCTI's hostname has no ECS type of its own.
+	"domain-name":          {ecsType: "domain-name", strs: []prop{{"threat.indicator.url.domain", "value"}}, display: []string{"value"}},
+	"hostname":             {ecsType: "domain-name", strs: []prop{{"threat.indicator.url.domain", "value"}}, display: []string{"value"}},
+	"url":                  {ecsType: "url", display: []string{"value"}, extra: urlValue},
+	"email-addr":           {ecsType: "email-addr", strs: []prop{{"threat.indicator.email.address", "value"}}, display: []string{"value"}},
+	"email-message":        {extra: emailSender},
+	"file":                 fileType("file"),
+	"artifact":             fileType("artifact"),
+	"directory":            {ecsType: "directory", strs: []prop{{"threat.indicator.file.directory", "path"}}, display: []string{"path"}},
+	"windows-registry-key": {ecsType: "windows-registry-key", extra: registryPath},
+	"x509-certificate": {
+		ecsType: "x509-certificate",
+		strs: []prop{
+			{"threat.indicator.x509.serial_number", "serial_number"},
+			{"threat.indicator.x509.issuer.distinguished_name", "issuer"},
+			{"threat.indicator.x509.subject.distinguished_name", "subject"},
+			{"threat.indicator.x509.version_number", "version"},
+			{"threat.indicator.x509.not_before", "validity_not_before"},
+			{"threat.indicator.x509.not_after", "validity_not_after"},
+			{"threat.indicator.x509.signature_algorithm", "signature_algorithm"},
+			{"threat.indicator.x509.public_key_algorithm", "subject_public_key_algorithm"},
+		},
+		display: []string{"hashes.SHA-256", "hashes.SHA-1", "serial_number", "subject"},
+	},
+	"autonomous-system": {
+		ecsType: "autonomous-system",
+		strs:    []prop{{"threat.indicator.as.organization.name", "name"}},
+		ints:    []prop{{"threat.indicator.as.number", "number"}},
+		display: []string{"number", "name"},
+	},
+	"network-traffic": {extra: trafficEnds},
+	// These keep their value in opencti.observable.value only.
+	"mac-addr":     {ecsType: "mac-addr", display: valueProps},
+	"mutex":        {ecsType: "mutex", display: valueProps},
+	"process":      {ecsType: "process", display: valueProps},
+	"software":     {ecsType: "software", display: valueProps},
+	"user-account": {ecsType: "user-account", display: valueProps},
+}
+
+// valueProps are where the types without ECS fields hold their value.
+var valueProps = []string{"value", "name", "command_line", "cpe", "user_id", "account_login"}
+
+// fileType maps a file or an artifact.
+func fileType(typ string) observableType {
+	return observableType{
+		ecsType: typ,
+		strs: []prop{
+			{"threat.indicator.file.name", "name"},
+			{"threat.indicator.file.mime_type", "mime_type"},
+			{"threat.indicator.file.directory", "parent_directory_ref.path"},
+		},
+		ints:    []prop{{"threat.indicator.file.size", "size"}},
+		display: []string{"hashes.SHA-256", "hashes.SHA-1", "hashes.MD5", "hashes.SHA-512", "name"},
+		extra:   fileHashes,
+	}
+}
+
+func setInt(f fields, field string, values map[string]string, prop string) {
+	if v, ok := values[prop]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			f[field] = n
+		}
+	}
+}
+
+// emailMessage maps the first address of a message, sender first.
+func emailMessage(f fields, values map[string]string) (typ, display string) {
+	for _, p := range []string{"from_ref.value", "sender_ref.value", "to_refs[*].value", "cc_refs[*].value", "bcc_refs[*].value"} {
+		if v, ok := values[p]; ok {
+			f["threat.indicator.email.address"] = v
+			return "email-addr", v
+		}
+	}
+	return "", ""
+}
+
+// networkTraffic maps the destination (else the source) address and port
+// and returns the display value.
+func networkTraffic(f fields, values map[string]string) string {
+	display := ""
+	for _, p := range []string{"dst_ref.value", "src_ref.value"} {
+		if v, ok := values[p]; ok {
+			setAddress(f, v)
+			display = v
+			break
+		}
+	}
+	for _, p := range []string{"dst_port", "src_port"} {
+		if v, ok := values[p]; ok {
+			setInt(f, "threat.indicator.port", values, p)
+			if display == "" {
+				display = v
+			}
+			break
+		}
+	}
+	return display
 }
 
 func firstOf(values map[string]string, props ...string) string {

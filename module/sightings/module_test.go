@@ -25,6 +25,7 @@ import (
 	"github.com/elastic/elastic-agent-libs/monitoring"
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti"
@@ -59,7 +60,7 @@ func newHarness(t testing.TB, src alertSource, indicators int) *harness {
 	h := &harness{t: t, f: newFakeOpenCTI(t), src: src, dir: t.TempDir()}
 	h.octiURL = h.f.srv.URL()
 	for i := 0; i < indicators; i++ {
-		id := api.UUIDv5(api.OpenCTINamespace, fmt.Sprintf("indicator-%d", i))
+		id := uuid.NewSHA1(api.OpenCTINamespace, []byte(fmt.Sprintf("indicator-%d", i))).String()
 		h.inds = append(h.inds, h.f.addIndicator(id, fmt.Sprintf("[ipv4-addr:value = '%s']", valueOf(i))))
 	}
 	return h

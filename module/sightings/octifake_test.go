@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/openctibeat/openctibeat/opencti/api"
 	"github.com/openctibeat/openctibeat/testbed/octiserver"
 )
@@ -72,7 +74,7 @@ func newFakeOpenCTI(t testing.TB) *fakeOpenCTI {
 func (f *fakeOpenCTI) addIndicator(id, pattern string) fakeIndicator {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ind := fakeIndicator{ID: id, StandardID: "indicator--" + api.UUIDv5(api.OpenCTINamespace, id), Pattern: pattern}
+	ind := fakeIndicator{ID: id, StandardID: "indicator--" + uuid.NewSHA1(api.OpenCTINamespace, []byte(id)).String(), Pattern: pattern}
 	f.indicators = append(f.indicators, ind)
 	return ind
 }
@@ -226,7 +228,7 @@ func (f *fakeOpenCTI) apply(in map[string]any) (map[string]any, int, string) {
 	}
 	if found == nil {
 		s := &fakeSighting{ID: f.newID("sighting"), From: from.ID, To: to, FirstSeen: fs, LastSeen: ls, Count: count, Confidence: conf}
-		s.StandardID = "sighting--" + api.UUIDv5(api.OpenCTINamespace, s.ID)
+		s.StandardID = "sighting--" + uuid.NewSHA1(api.OpenCTINamespace, []byte(s.ID)).String()
 		if stixID != "" {
 			s.StixIDs = []string{stixID}
 		}

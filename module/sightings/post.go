@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"gopkg.in/cenkalti/backoff.v1"
+
 	"github.com/openctibeat/openctibeat/internal/ctxsleep"
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
 	"github.com/openctibeat/openctibeat/opencti/api"
@@ -64,6 +66,15 @@ func (m *Module) post(ctx context.Context, b *batch, next *State, reads map[stri
 // twice. sent is false when the sighting was already at target. first, when
 // set, is the sighting as read earlier in the poll, used by the first try.
 func (m *Module) write(ctx context.Context, indicator, key string, target Totals, first *preread) (got api.Sighting, sent bool, err error) {
+	// Waits from m.backoff, doubling, no jitter; m.retry bounds them, so
+	// the cap is the last wait it allows.
+	waits := &backoff.ExponentialBackOff{
+		InitialInterval: m.backoff,
+		Multiplier:      2,
+		MaxInterval:     m.backoff << max(m.retry-2, 0),
+		Clock:           backoff.SystemClock,
+	}
+	waits.Reset()
 	for attempt := 0; ; attempt++ {
 		var cur *api.Sighting
 		if attempt == 0 && first != nil {
@@ -88,7 +99,7 @@ func (m *Module) write(ctx context.Context, indicator, key string, target Totals
 			return api.Sighting{}, false, err
 		}
 		m.log.Debugw("sighting mutation failed; reading the sighting again before retrying", "sighting_stix_id", key, "attempt", attempt+1, "error", err)
-		if err := ctxsleep.Sleep(ctx, m.backoff<<attempt); err != nil {
+		if err := ctxsleep.Sleep(ctx, waits.NextBackOff()); err != nil {
 			return api.Sighting{}, false, err
 		}
 	}

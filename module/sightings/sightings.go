@@ -11,6 +11,7 @@ import (
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/monitoring"
 	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/google/uuid"
 
 	"github.com/openctibeat/openctibeat/internal/ctxsleep"
 	"github.com/openctibeat/openctibeat/module/sightings/alerts"
@@ -253,11 +254,11 @@ func (m *Module) advance(next *State, b *batch) {
 // sightingStixID is the deterministic STIX id of the sighting of an
 // indicator (internal id) at an identity (STIX id).
 func sightingStixID(indicatorID, identityStixID string) string {
-	return "sighting--" + api.UUIDv5(sightingNamespace, indicatorID+"|"+identityStixID)
+	return "sighting--" + uuid.NewSHA1(sightingNamespace, []byte(indicatorID+"|"+identityStixID)).String()
 }
 
 // sightingNamespace is openctibeat's UUIDv5 namespace for sighting ids.
-var sightingNamespace = api.UUIDv5(api.OpenCTINamespace, "openctibeat/sightings")
+var sightingNamespace = uuid.NewSHA1(api.OpenCTINamespace, []byte("openctibeat/sightings"))
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -2,10 +2,11 @@ package api
 
 import (
 	"context"
-	"crypto/sha1" //nolint:gosec // UUIDv5 is defined over SHA-1
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // IdentityType is the kind of identity a sighting is "where sighted".
@@ -33,7 +34,7 @@ func (t IdentityType) identityClass() (string, error) {
 
 // OpenCTINamespace is the UUIDv5 namespace of OpenCTI's deterministic STIX
 // ids (pycti and the platform use it for identities, indicators, ...).
-const OpenCTINamespace = "00abedb4-aa42-466c-9c01-fed23315a9b7"
+var OpenCTINamespace = uuid.MustParse("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
 // IdentityStixID is the STIX id OpenCTI itself derives for an identity of
 // type t named name: UUIDv5 in OpenCTINamespace over the canonical JSON
@@ -56,43 +57,7 @@ func IdentityStixID(t IdentityType, name string) (string, error) {
 	}{class, strings.ToLower(strings.TrimSpace(name))}); err != nil {
 		return "", err
 	}
-	return "identity--" + UUIDv5(OpenCTINamespace, strings.TrimSuffix(b.String(), "\n")), nil
-}
-
-// UUIDv5 returns the name-based (SHA-1) UUID of name in namespace (a UUID
-// string), per RFC 9562.
-func UUIDv5(namespace, name string) string {
-	ns := parseUUID(namespace)
-	h := sha1.New() //nolint:gosec // required by RFC 9562 for version 5
-	h.Write(ns[:])
-	h.Write([]byte(name))
-	sum := h.Sum(nil)
-	var u [16]byte
-	copy(u[:], sum[:16])
-	u[6] = (u[6] & 0x0f) | 0x50
-	u[8] = (u[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
-
-func parseUUID(s string) [16]byte {
-	var u [16]byte
-	hex := strings.ReplaceAll(s, "-", "")
-	for i := 0; i < 16 && 2*i+1 < len(hex); i++ {
-		u[i] = unhex(hex[2*i])<<4 | unhex(hex[2*i+1])
-	}
-	return u
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 0
+	return "identity--" + uuid.NewSHA1(OpenCTINamespace, []byte(strings.TrimSuffix(b.String(), "\n"))).String(), nil
 }
 
 // Identity is a created (or found) identity.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/monitoring"
+	"gopkg.in/cenkalti/backoff.v1"
 
 	"github.com/openctibeat/openctibeat/checkpoint"
 	"github.com/openctibeat/openctibeat/opencti/api"
@@ -106,7 +107,15 @@ func (c *Connector) Register(ctx context.Context) (state checkpoint.Position, ok
 		c.logDisabled()
 		return checkpoint.Position{}, false, nil
 	}
-	wait := registerBackoffInit
+	// Waits from registerBackoffInit doubling up to registerBackoffMax, no
+	// jitter, never giving up (MaxElapsedTime 0).
+	waits := &backoff.ExponentialBackOff{
+		InitialInterval: registerBackoffInit,
+		Multiplier:      2,
+		MaxInterval:     registerBackoffMax,
+		Clock:           backoff.SystemClock,
+	}
+	waits.Reset()
 	for attempt := 1; ; attempt++ {
 		conn, err := c.api.RegisterConnector(ctx, c.registration())
 		if err == nil {
@@ -115,6 +124,7 @@ func (c *Connector) Register(ctx context.Context) (state checkpoint.Position, ok
 		if ctx.Err() != nil {
 			return checkpoint.Position{}, false, fmt.Errorf("register opencti connector %s: %w", c.cfg.ID, ctx.Err())
 		}
+		wait := waits.NextBackOff()
 		if hint := refusalHint(err); hint != "" {
 			c.log.Errorw("OpenCTI refused to register the connector; retrying: "+hint, "error", err, "attempt", attempt, "retry_in", wait.String())
 		} else {
@@ -125,7 +135,6 @@ func (c *Connector) Register(ctx context.Context) (state checkpoint.Position, ok
 			return checkpoint.Position{}, false, fmt.Errorf("register opencti connector %s: %w (last error: %v)", c.cfg.ID, ctx.Err(), err)
 		case <-c.clock.After(wait):
 		}
-		wait = min(2*wait, registerBackoffMax)
 	}
 }
 

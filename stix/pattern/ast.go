@@ -383,35 +383,13 @@ func writeObs(b *strings.Builder, e ObservationExpr) {
 		}
 		b.WriteByte(']')
 	case *ObservationOp:
-		// The parser builds chains (a OR b OR ...) leaning left: the left
-		// operands down the chain are collected and written in a loop, so
-		// that recursion follows only parentheses and precedence changes,
-		// never the length of a chain.
-		chain := []*ObservationOp{e}
-		for {
-			op, ok := chain[len(chain)-1].Left.(*ObservationOp)
-			if !ok || obsPrec(op) < obsPrec(chain[len(chain)-1]) {
-				break
-			}
-			chain = append(chain, op)
-		}
-		first := chain[len(chain)-1]
-		writeObsParen(b, first.Left, obsPrec(first.Left) < obsPrec(first))
-		for i := len(chain) - 1; i >= 0; i-- {
-			op := chain[i]
-			b.WriteByte(' ')
-			b.WriteString(op.Op.String())
-			b.WriteByte(' ')
-			// Left-associative: a right operand of the same precedence
-			// needs parentheses to keep its grouping.
-			writeObsParen(b, op.Right, obsPrec(op.Right) <= obsPrec(op))
-		}
+		writeChain(b, e, obsPrec, writeObs)
 	case *Qualified:
 		// A qualifier applies to an observation expression; the parser
 		// rejects two qualifiers of one kind in the same unparenthesised
 		// chain, so such an inner chain is parenthesised.
 		paren := obsPrec(e.Expr) < precObsAtom || chainHasKind(e.Expr, e.Qualifier.Kind)
-		writeObsParen(b, e.Expr, paren)
+		writeParen(b, e.Expr, paren, writeObs)
 		b.WriteByte(' ')
 		b.WriteString(e.Qualifier.String())
 	case nil:
@@ -419,11 +397,54 @@ func writeObs(b *strings.Builder, e ObservationExpr) {
 	}
 }
 
-func writeObsParen(b *strings.Builder, e ObservationExpr, paren bool) {
+// binaryOp is an operator node of expressions of type E (observation or
+// comparison expressions).
+type binaryOp[E any] interface {
+	operands() (left, right E)
+	operator() string
+}
+
+func (o *ObservationOp) operands() (left, right ObservationExpr) { return o.Left, o.Right }
+func (o *ObservationOp) operator() string                        { return o.Op.String() }
+func (o *CompOp) operands() (left, right CompExpr)               { return o.Left, o.Right }
+func (o *CompOp) operator() string                               { return o.Op.String() }
+
+// writeChain writes top, an operator node; prec gives the precedence of an
+// expression and write writes one. The parser builds chains (a OR b OR
+// ...) leaning left: the left operands down the chain are collected and
+// written in a loop, so that recursion follows only parentheses and
+// precedence changes, never the length of a chain.
+func writeChain[E any, O binaryOp[E]](b *strings.Builder, top O, prec func(E) int, write func(*strings.Builder, E)) {
+	chain := []O{top}
+	for {
+		left, _ := chain[len(chain)-1].operands()
+		op, ok := any(left).(O)
+		if !ok || prec(any(op).(E)) < prec(any(chain[len(chain)-1]).(E)) {
+			break
+		}
+		chain = append(chain, op)
+	}
+	first := chain[len(chain)-1]
+	left, _ := first.operands()
+	writeParen(b, left, prec(left) < prec(any(first).(E)), write)
+	for i := len(chain) - 1; i >= 0; i-- {
+		op := chain[i]
+		_, right := op.operands()
+		b.WriteByte(' ')
+		b.WriteString(op.operator())
+		b.WriteByte(' ')
+		// Left-associative: a right operand of the same precedence needs
+		// parentheses to keep its grouping.
+		writeParen(b, right, prec(right) <= prec(any(op).(E)), write)
+	}
+}
+
+// writeParen writes e, in parentheses when paren.
+func writeParen[E any](b *strings.Builder, e E, paren bool, write func(*strings.Builder, E)) {
 	if paren {
 		b.WriteByte('(')
 	}
-	writeObs(b, e)
+	write(b, e)
 	if paren {
 		b.WriteByte(')')
 	}
@@ -474,34 +495,7 @@ func writeComp(b *strings.Builder, e CompExpr) {
 		b.WriteByte(' ')
 		writeLiteral(b, e.Value)
 	case *CompOp:
-		// As in writeObs: chains are written in a loop.
-		chain := []*CompOp{e}
-		for {
-			op, ok := chain[len(chain)-1].Left.(*CompOp)
-			if !ok || compPrec(op) < compPrec(chain[len(chain)-1]) {
-				break
-			}
-			chain = append(chain, op)
-		}
-		first := chain[len(chain)-1]
-		writeCompParen(b, first.Left, compPrec(first.Left) < compPrec(first))
-		for i := len(chain) - 1; i >= 0; i-- {
-			op := chain[i]
-			b.WriteByte(' ')
-			b.WriteString(op.Op.String())
-			b.WriteByte(' ')
-			writeCompParen(b, op.Right, compPrec(op.Right) <= compPrec(op))
-		}
-	}
-}
-
-func writeCompParen(b *strings.Builder, e CompExpr, paren bool) {
-	if paren {
-		b.WriteByte('(')
-	}
-	writeComp(b, e)
-	if paren {
-		b.WriteByte(')')
+		writeChain(b, e, compPrec, writeComp)
 	}
 }
 

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -109,99 +110,103 @@ func (p *parser) next() error {
 	if err := p.skipSpace(); err != nil {
 		return err
 	}
-	s := p.src
 	start := p.pos
 	p.tok = token{pos: start, end: start}
-	if start >= len(s) {
+	if start >= len(p.src) {
 		p.tok.kind = tEOF
 		return nil
 	}
-	c := s[start]
-	single := func(k tokKind) error {
-		p.pos++
-		p.tok.kind, p.tok.end, p.tok.text = k, p.pos, s[start:p.pos]
-		return nil
-	}
-	op := func(n int) error {
-		p.pos += n
-		p.tok.kind, p.tok.end, p.tok.text = tOp, p.pos, s[start:p.pos]
-		return nil
-	}
-	at := func(i int) byte {
-		if i < len(s) {
-			return s[i]
-		}
-		return 0
-	}
-	switch {
-	case c == '[':
-		return single(tLBrack)
-	case c == ']':
-		return single(tRBrack)
-	case c == '(':
-		return single(tLParen)
-	case c == ')':
-		return single(tRParen)
-	case c == ':':
-		return single(tColon)
-	case c == ',':
-		return single(tComma)
-	case c == '*':
-		return single(tStar)
-	case c == '=':
-		if at(start+1) == '=' {
-			return op(2)
-		}
-		return op(1)
-	case c == '!':
-		if at(start+1) == '=' {
-			return op(2)
-		}
-		return p.errAt(start, "unexpected '!': the not-equal operator is != (or NOT before an operator)")
-	case c == '<':
-		if n := at(start + 1); n == '=' || n == '>' {
-			return op(2)
-		}
-		return op(1)
-	case c == '>':
-		if at(start+1) == '=' {
-			return op(2)
-		}
-		return op(1)
+	switch c := p.src[start]; {
+	case c < utf8.RuneSelf && punctuation[c] != tEOF:
+		return p.emit(punctuation[c], start+1)
+	case c == '=' || c == '!' || c == '<' || c == '>':
+		return p.lexOperator(start)
 	case c == '\'':
 		str, end, err := p.lexString(start)
 		if err != nil {
 			return err
 		}
-		p.pos = end
-		p.tok.kind, p.tok.end, p.tok.text, p.tok.str = tString, end, s[start:end], str
-		return nil
-	case isDigit(c),
-		(c == '+' || c == '-') && (isDigit(at(start+1)) || at(start+1) == '.' && isDigit(at(start+2))),
-		c == '.' && isDigit(at(start+1)):
+		p.tok.str = str
+		return p.emit(tString, end)
+	case p.startsNumber(start):
 		return p.lexNumber(start)
 	case c == '.':
-		return single(tDot)
+		return p.emit(tDot, start+1)
 	case isIdentStart(c):
-		end := start + 1
-		for end < len(s) && isIdentPart(s[end]) {
-			end++
-		}
-		word := s[start:end]
-		if end < len(s) && s[end] == '\'' && (word == "t" || word == "b" || word == "h") {
-			return p.lexPrefixed(start, word[0])
-		}
-		p.pos = end
-		p.tok.kind, p.tok.end, p.tok.text = tWord, end, word
-		return nil
+		return p.lexWord(start)
 	}
-	if c == '+' || c == '-' {
+	return p.unexpected(start)
+}
+
+// punctuation are the tokens of one character, '.' aside (it may start a
+// number); tEOF stands for none.
+var punctuation = [utf8.RuneSelf]tokKind{
+	'[': tLBrack, ']': tRBrack, '(': tLParen, ')': tRParen,
+	':': tColon, ',': tComma, '*': tStar,
+}
+
+// operators are the comparison operators, each of two characters before
+// the one-character operator it starts with.
+var operators = [...]string{"==", "!=", "<>", "<=", ">=", "=", "<", ">"}
+
+// emit makes the source from the token's start to end the current token,
+// of kind k, and moves past it.
+func (p *parser) emit(k tokKind, end int) error {
+	p.pos = end
+	p.tok.kind, p.tok.end, p.tok.text = k, end, p.src[p.tok.pos:end]
+	return nil
+}
+
+// at is the byte at offset i, 0 past the end.
+func (p *parser) at(i int) byte {
+	if i < len(p.src) {
+		return p.src[i]
+	}
+	return 0
+}
+
+// lexOperator reads the comparison operator at start.
+func (p *parser) lexOperator(start int) error {
+	for _, op := range operators {
+		if strings.HasPrefix(p.src[start:], op) {
+			return p.emit(tOp, start+len(op))
+		}
+	}
+	return p.errAt(start, "unexpected '!': the not-equal operator is != (or NOT before an operator)")
+}
+
+// startsNumber reports whether a number starts at i: digits or a decimal
+// point and a digit, after an optional sign.
+func (p *parser) startsNumber(i int) bool {
+	if c := p.at(i); c == '+' || c == '-' {
+		i++
+	}
+	return isDigit(p.at(i)) || p.at(i) == '.' && isDigit(p.at(i+1))
+}
+
+// lexWord reads an identifier or keyword, or the b'...', h'...' or t'...'
+// constant it starts.
+func (p *parser) lexWord(start int) error {
+	s := p.src
+	end := start + 1
+	for end < len(s) && isIdentPart(s[end]) {
+		end++
+	}
+	if word := s[start:end]; end < len(s) && s[end] == '\'' && (word == "t" || word == "b" || word == "h") {
+		return p.lexPrefixed(start, word[0])
+	}
+	return p.emit(tWord, end)
+}
+
+// unexpected reports the character at start, which begins no token.
+func (p *parser) unexpected(start int) error {
+	switch c := p.src[start]; c {
+	case '+', '-':
 		return p.errAt(start, "unexpected %q: a sign must be followed by a number", string(c))
-	}
-	if c == '"' {
+	case '"':
 		return p.errAt(start, "unexpected '\"': strings are quoted with single quotes ('...')")
 	}
-	r, size := utf8.DecodeRuneInString(s[start:])
+	r, size := utf8.DecodeRuneInString(p.src[start:])
 	if r == utf8.RuneError && size <= 1 {
 		return p.errAt(start, "invalid UTF-8")
 	}
@@ -297,14 +302,16 @@ func (p *parser) lexNumber(start int) error {
 	return nil
 }
 
+// constantNames name the constants lexPrefixed reads, by prefix.
+var constantNames = map[byte]string{'b': "binary", 'h': "hex", 't': "timestamp"}
+
 // lexPrefixed reads b'...', h'...' or t'...'.
 func (p *parser) lexPrefixed(start int, prefix byte) error {
 	s := p.src
 	body := start + 2
 	n := strings.IndexByte(s[body:], '\'')
-	name := map[byte]string{'b': "binary", 'h': "hex", 't': "timestamp"}[prefix]
 	if n < 0 {
-		return p.errAt(start, "unterminated %s constant: missing closing quote", name)
+		return p.errAt(start, "unterminated %s constant: missing closing quote", constantNames[prefix])
 	}
 	content := s[body : body+n]
 	end := body + n + 1
@@ -314,24 +321,17 @@ func (p *parser) lexPrefixed(start int, prefix byte) error {
 		if len(content)%2 != 0 {
 			return p.errAt(start, "invalid hex constant %s: odd number of hex digits", p.tok.text)
 		}
-		b := make([]byte, len(content)/2)
-		for i := 0; i < len(content); i++ {
-			if !isHexDigit(content[i]) {
-				return p.errAt(body+i, "invalid hex constant %s: %q is not a hex digit", p.tok.text, rune(content[i]))
-			}
+		if i := invalidAt(content, isHexDigit); i >= 0 {
+			return p.errAt(body+i, "invalid hex constant %s: %q is not a hex digit", p.tok.text, rune(content[i]))
 		}
-		for i := range b {
-			b[i] = unhex(content[2*i])<<4 | unhex(content[2*i+1])
-		}
+		b, _ := hex.DecodeString(content) // valid: checked above
 		p.tok.kind, p.tok.bytes = tHex, b
 	case 'b':
 		if content == "" {
 			return p.errAt(start, "invalid binary constant b'': it must hold at least one base64 group")
 		}
-		for i := 0; i < len(content); i++ {
-			if !isBase64Char(content[i]) && content[i] != '=' {
-				return p.errAt(body+i, "invalid binary constant %s: %q is not a base64 character", p.tok.text, rune(content[i]))
-			}
+		if i := invalidAt(content, isBase64OrPad); i >= 0 {
+			return p.errAt(body+i, "invalid binary constant %s: %q is not a base64 character", p.tok.text, rune(content[i]))
 		}
 		b, err := base64.StdEncoding.Strict().DecodeString(content)
 		if err != nil {
@@ -349,116 +349,117 @@ func (p *parser) lexPrefixed(start int, prefix byte) error {
 	return nil
 }
 
-func unhex(c byte) byte {
-	switch {
-	case isDigit(c):
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
+// invalidAt is the offset of the first byte of s that valid refuses, -1
+// when there is none.
+func invalidAt(s string, valid func(byte) bool) int {
+	for i := 0; i < len(s); i++ {
+		if !valid(s[i]) {
+			return i
+		}
 	}
-	return c - 'A' + 10
+	return -1
 }
+
+func isBase64OrPad(c byte) bool { return isBase64Char(c) || c == '=' }
+
+// timestampFields are the numbers of a STIX timestamp, year to second:
+// where each starts, its width and the separator after it (0: none).
+var timestampFields = [6]struct {
+	off, width int
+	sep        byte
+}{{0, 4, '-'}, {5, 2, '-'}, {8, 2, 'T'}, {11, 2, ':'}, {14, 2, ':'}, {17, 2, 0}}
 
 // parseTimestamp validates a STIX timestamp, RFC 3339 in UTC:
 // YYYY-MM-DDTHH:MM:SS[.fraction]Z. Fractions beyond nanoseconds are
 // truncated; a leap second (:60) is accepted and yields the next second.
 // On error it returns the offset in s of the problem and a message.
 func parseTimestamp(s string) (time.Time, int, string) {
-	const layout = "YYYY-MM-DDTHH:MM:SS"
-	num := func(off, n int) (int, bool) {
-		if off+n > len(s) {
-			return 0, false
+	var v [6]int // year, month, day, hour, minute, second
+	for i, f := range timestampFields {
+		n, ok := decimal(s, f.off, f.width)
+		if !ok {
+			return badTimestamp(f.off)
 		}
-		v := 0
-		for i := off; i < off+n; i++ {
-			if !isDigit(s[i]) {
-				return 0, false
-			}
-			v = v*10 + int(s[i]-'0')
+		if sepAt := f.off + f.width; f.sep != 0 && (sepAt >= len(s) || s[sepAt] != f.sep) {
+			return badTimestamp(sepAt)
 		}
-		return v, true
+		v[i] = n
 	}
-	sep := func(off int, c byte) bool { return off < len(s) && s[off] == c }
-	bad := func(off int) (time.Time, int, string) {
-		return time.Time{}, off, "expected the form " + layout + "[.fraction]Z"
+	nanos, i, msg := fraction(s, 19)
+	if msg != "" {
+		return time.Time{}, i, msg
 	}
-	year, ok := num(0, 4)
-	if !ok {
-		return bad(0)
-	}
-	if !sep(4, '-') {
-		return bad(4)
-	}
-	month, ok := num(5, 2)
-	if !ok {
-		return bad(5)
-	}
-	if !sep(7, '-') {
-		return bad(7)
-	}
-	day, ok := num(8, 2)
-	if !ok {
-		return bad(8)
-	}
-	if !sep(10, 'T') {
-		return bad(10)
-	}
-	hour, ok := num(11, 2)
-	if !ok {
-		return bad(11)
-	}
-	if !sep(13, ':') {
-		return bad(13)
-	}
-	minute, ok := num(14, 2)
-	if !ok {
-		return bad(14)
-	}
-	if !sep(16, ':') {
-		return bad(16)
-	}
-	sec, ok := num(17, 2)
-	if !ok {
-		return bad(17)
-	}
-	i := 19
-	nanos := 0
-	if sep(i, '.') {
-		i++
-		first := i
-		scale := 100000000
-		for i < len(s) && isDigit(s[i]) {
-			nanos += int(s[i]-'0') * scale
-			scale /= 10
-			i++
-		}
-		if i == first {
-			return time.Time{}, i, "expected digits after the decimal point"
-		}
-	}
-	if i < len(s) && s[i] != 'Z' && (s[i] == '+' || s[i] == '-' || s[i] == 'z') {
+	if i < len(s) && (s[i] == '+' || s[i] == '-' || s[i] == 'z') {
 		return time.Time{}, i, "STIX timestamps must be in UTC and end with Z"
 	}
-	if !sep(i, 'Z') || i+1 != len(s) {
-		return bad(i)
+	if i >= len(s) || s[i] != 'Z' || i+1 != len(s) {
+		return badTimestamp(i)
 	}
-	switch {
-	case month < 1 || month > 12:
-		return time.Time{}, 5, fmt.Sprintf("month %02d out of range", month)
-	case day < 1 || day > daysIn(month, year):
-		return time.Time{}, 8, fmt.Sprintf("day %02d out of range for %04d-%02d", day, year, month)
-	case hour > 23:
-		return time.Time{}, 11, fmt.Sprintf("hour %02d out of range", hour)
-	case minute > 59:
-		return time.Time{}, 14, fmt.Sprintf("minute %02d out of range", minute)
-	case sec > 60:
-		return time.Time{}, 17, fmt.Sprintf("second %02d out of range", sec)
+	if off, msg := timestampRange(v); msg != "" {
+		return time.Time{}, off, msg
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC)
+	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], nanos, time.UTC)
 	if t.Year() > 9999 {
 		return time.Time{}, 17, "leap second past year 9999"
 	}
 	return t, 0, ""
+}
+
+func badTimestamp(off int) (time.Time, int, string) {
+	return time.Time{}, off, "expected the form YYYY-MM-DDTHH:MM:SS[.fraction]Z"
+}
+
+// decimal reads the n-digit number at off.
+func decimal(s string, off, n int) (int, bool) {
+	if off+n > len(s) {
+		return 0, false
+	}
+	v := 0
+	for i := off; i < off+n; i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v, true
+}
+
+// fraction reads the fraction of a second that may start at i: its
+// nanoseconds (digits past the ninth are dropped) and the offset after it,
+// or the offset of an error and its message.
+func fraction(s string, i int) (nanos, end int, msg string) {
+	if i >= len(s) || s[i] != '.' {
+		return 0, i, ""
+	}
+	i++
+	first := i
+	for scale := 100000000; i < len(s) && isDigit(s[i]); i++ {
+		nanos += int(s[i]-'0') * scale
+		scale /= 10
+	}
+	if i == first {
+		return 0, i, "expected digits after the decimal point"
+	}
+	return nanos, i, ""
+}
+
+// timestampRange checks each number of a timestamp (year to second)
+// against its range; on error it returns the number's offset and a message.
+func timestampRange(v [6]int) (int, string) {
+	year, month, day, hour, minute, sec := v[0], v[1], v[2], v[3], v[4], v[5]
+	switch {
+	case month < 1 || month > 12:
+		return 5, fmt.Sprintf("month %02d out of range", month)
+	case day < 1 || day > daysIn(month, year):
+		return 8, fmt.Sprintf("day %02d out of range for %04d-%02d", day, year, month)
+	case hour > 23:
+		return 11, fmt.Sprintf("hour %02d out of range", hour)
+	case minute > 59:
+		return 14, fmt.Sprintf("minute %02d out of range", minute)
+	case sec > 60:
+		return 17, fmt.Sprintf("second %02d out of range", sec)
+	}
+	return 0, ""
 }
 
 func daysIn(month, year int) int {

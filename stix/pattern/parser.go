@@ -195,66 +195,53 @@ func (p *parser) afterObsError() error {
 }
 
 func (p *parser) parseFollowedBy() (ObservationExpr, error) {
-	left, err := p.parseObsOr()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("FOLLOWEDBY") {
-		if err := p.next(); err != nil {
-			return nil, err
-		}
-		if err := p.expectObsStart("FOLLOWEDBY"); err != nil {
-			return nil, err
-		}
-		right, err := p.parseObsOr()
-		if err != nil {
-			return nil, err
-		}
-		left = &ObservationOp{Op: ObsFollowedBy, Left: left, Right: right}
-	}
-	return left, nil
+	return parseChain(p, "FOLLOWEDBY", p.parseObsOr, p.expectObsStart, obsOp(ObsFollowedBy))
 }
 
 func (p *parser) parseObsOr() (ObservationExpr, error) {
-	left, err := p.parseObsAnd()
+	return parseChain(p, "OR", p.parseObsAnd, p.expectObsStart, obsOp(ObsOr))
+}
+
+func (p *parser) parseObsAnd() (ObservationExpr, error) {
+	return parseChain(p, "AND", p.parseQualified, p.expectObsStart, obsOp(ObsAnd))
+}
+
+// parseChain parses operand (keyword operand)...: a chain of one binary
+// operator, leaning left (left-associative). After each keyword,
+// expectStart checks that an operand starts; join builds the node.
+func parseChain[E any](p *parser, keyword string, operand func() (E, error), expectStart func(after string) error, join func(left, right E) E) (E, error) {
+	var none E
+	left, err := operand()
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	for p.isWord("OR") {
+	for p.isWord(keyword) {
 		if err := p.next(); err != nil {
-			return nil, err
+			return none, err
 		}
-		if err := p.expectObsStart("OR"); err != nil {
-			return nil, err
+		if err := expectStart(keyword); err != nil {
+			return none, err
 		}
-		right, err := p.parseObsAnd()
+		right, err := operand()
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		left = &ObservationOp{Op: ObsOr, Left: left, Right: right}
+		left = join(left, right)
 	}
 	return left, nil
 }
 
-func (p *parser) parseObsAnd() (ObservationExpr, error) {
-	left, err := p.parseQualified()
-	if err != nil {
-		return nil, err
+// obsOp and compOp build the nodes of operator k.
+func obsOp(k ObsOpKind) func(left, right ObservationExpr) ObservationExpr {
+	return func(left, right ObservationExpr) ObservationExpr {
+		return &ObservationOp{Op: k, Left: left, Right: right}
 	}
-	for p.isWord("AND") {
-		if err := p.next(); err != nil {
-			return nil, err
-		}
-		if err := p.expectObsStart("AND"); err != nil {
-			return nil, err
-		}
-		right, err := p.parseQualified()
-		if err != nil {
-			return nil, err
-		}
-		left = &ObservationOp{Op: ObsAnd, Left: left, Right: right}
+}
+
+func compOp(k CompOpKind) func(left, right CompExpr) CompExpr {
+	return func(left, right CompExpr) CompExpr {
+		return &CompOp{Op: k, Left: left, Right: right}
 	}
-	return left, nil
 }
 
 // parseQualified parses an observation expression followed by any number
@@ -439,45 +426,11 @@ func (p *parser) expectCompStart(after string) error {
 }
 
 func (p *parser) parseCompOr() (CompExpr, error) {
-	left, err := p.parseCompAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("OR") {
-		if err := p.next(); err != nil {
-			return nil, err
-		}
-		if err := p.expectCompStart("OR"); err != nil {
-			return nil, err
-		}
-		right, err := p.parseCompAnd()
-		if err != nil {
-			return nil, err
-		}
-		left = &CompOp{Op: CompOr, Left: left, Right: right}
-	}
-	return left, nil
+	return parseChain(p, "OR", p.parseCompAnd, p.expectCompStart, compOp(CompOr))
 }
 
 func (p *parser) parseCompAnd() (CompExpr, error) {
-	left, err := p.parseCompPrimary()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("AND") {
-		if err := p.next(); err != nil {
-			return nil, err
-		}
-		if err := p.expectCompStart("AND"); err != nil {
-			return nil, err
-		}
-		right, err := p.parseCompPrimary()
-		if err != nil {
-			return nil, err
-		}
-		left = &CompOp{Op: CompAnd, Left: left, Right: right}
-	}
-	return left, nil
+	return parseChain(p, "AND", p.parseCompPrimary, p.expectCompStart, compOp(CompAnd))
 }
 
 func (p *parser) parseCompPrimary() (CompExpr, error) {

@@ -56,9 +56,17 @@ func URL(t testing.TB) string {
 
 // Hit is one search hit.
 type Hit struct {
-	ID     string
-	Index  string // the concrete index (a backing index for a data stream)
-	Source map[string]any
+	ID     string         `json:"_id"`
+	Index  string         `json:"_index"` // the concrete index (a backing index for a data stream)
+	Source map[string]any `json:"_source"`
+}
+
+// searchPage is the part of a search or scroll answer the helpers read.
+type searchPage struct {
+	ScrollID string `json:"_scroll_id"`
+	Hits     struct {
+		Hits []Hit `json:"hits"`
+	} `json:"hits"`
 }
 
 // Refresh makes everything written to index (a name, pattern, alias or data
@@ -132,23 +140,11 @@ func Search(t testing.TB, baseURL, index, body string) []Hit {
 	if status != http.StatusOK {
 		t.Fatalf("search %s: status %d: %s", index, status, resp)
 	}
-	var res struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Index  string         `json:"_index"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
+	var res searchPage
 	if err := json.Unmarshal(resp, &res); err != nil {
 		t.Fatalf("search %s: %v: %s", index, err, resp)
 	}
-	hits := make([]Hit, 0, len(res.Hits.Hits))
-	for _, h := range res.Hits.Hits {
-		hits = append(hits, Hit{ID: h.ID, Index: h.Index, Source: h.Source})
-	}
-	return hits
+	return append([]Hit{}, res.Hits.Hits...)
 }
 
 // DeleteIndex deletes the data streams and the indices matching pattern (a
@@ -247,16 +243,6 @@ func (h Hit) String() string {
 // most 10,000 hits: this pages with the scroll API).
 func All(t testing.TB, baseURL, index string) []Hit {
 	t.Helper()
-	type page struct {
-		ScrollID string `json:"_scroll_id"`
-		Hits     struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Index  string         `json:"_index"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
 	status, resp := do(t, http.MethodPost, baseURL, "/"+escIndex(index)+"/_search",
 		url.Values{"scroll": {"1m"}, "ignore_unavailable": {"true"}, "allow_no_indices": {"true"}},
 		`{"size":5000,"sort":["_doc"],"query":{"match_all":{}}}`)
@@ -265,13 +251,11 @@ func All(t testing.TB, baseURL, index string) []Hit {
 		if status != http.StatusOK {
 			t.Fatalf("scroll %s: status %d: %s", index, status, resp)
 		}
-		var p page
+		var p searchPage
 		if err := json.Unmarshal(resp, &p); err != nil {
 			t.Fatalf("scroll %s: %v", index, err)
 		}
-		for _, h := range p.Hits.Hits {
-			out = append(out, Hit{ID: h.ID, Index: h.Index, Source: h.Source})
-		}
+		out = append(out, p.Hits.Hits...)
 		if len(p.Hits.Hits) == 0 || p.ScrollID == "" {
 			if p.ScrollID != "" {
 				do(t, http.MethodDelete, baseURL, "/_search/scroll", nil, `{"scroll_id":"`+p.ScrollID+`"}`)

@@ -1,8 +1,10 @@
 // Package octiserver is the project's own OpenCTI test server: the live stream
 // (Server-Sent Events at /stream and /stream/{id}) and the GraphQL endpoint
 // (/graphql, validated against OpenCTI's real schema), modelled on OpenCTI
-// 7.x (see /work/shared/notes/opencti.md and the platform's sseMiddleware.js
-// and redis-stream.ts).
+// 7.x: OpenCTI-Platform/opencti's
+// opencti-platform/opencti-graphql/src/graphql/sseMiddleware.js and
+// src/database/redis.ts (stream.go names the commit read and the function
+// each behaviour follows).
 //
 // It is meant for tests, demos and benchmarks: events are held in memory,
 // new ones are appended with Append and reach connected clients at once, and

@@ -10,9 +10,10 @@ import (
 
 // TestGenerateSampleStream regenerates testdata/sample-stream.jsonl from
 // OpenCTI's stream-event samples. It runs only with
-// OCTISERVER_SAMPLES=<dir of stream-event-stix2-*.json>, e.g.
+// OCTISERVER_SAMPLES=<dir of stream-event-stix2-*.json> (see
+// testdata/README.md for the upstream commit), e.g.
 //
-//	OCTISERVER_SAMPLES=/work/shared/reference/opencti/fixtures/opencti/stream-events \
+//	OCTISERVER_SAMPLES=<opencti checkout>/opencti-platform/opencti-graphql/tests/data/stream-events \
 //	  go test ./testbed/octiserver -run TestGenerateSampleStream
 func TestGenerateSampleStream(t *testing.T) {
 	dir := os.Getenv("OCTISERVER_SAMPLES")

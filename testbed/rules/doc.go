@@ -5,9 +5,8 @@
 // indicator documents (threat_query and threat_filters), and which event
 // field each indicator field is matched against (threat_mapping).
 //
-// No TOML library is in the module's requirements, so toml.go decodes the
-// subset of TOML these files use (tables, arrays of tables, strings of the
-// four kinds, integers, booleans, arrays) and refuses anything else.
+// The files are decoded with github.com/BurntSushi/toml, at the version
+// libbeat's own module graph already selects.
 //
 // ThreatQueryDSL is what Kibana's detection engine sends to Elasticsearch
 // for a rule's threat query: kql.go translates the KQL subset the five

@@ -156,34 +156,26 @@ func (p *kqlParser) next() (token, error) {
 }
 
 func (p *kqlParser) or() (map[string]any, error) {
-	first, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	nodes := []any{first}
-	for t, ok := p.peek(); ok && t.is("or"); t, ok = p.peek() {
-		p.pos++
-		n, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, n)
-	}
-	if len(nodes) == 1 {
-		return first, nil
-	}
-	return should(nodes), nil
+	return p.chain("or", p.and, should)
 }
 
 func (p *kqlParser) and() (map[string]any, error) {
-	first, err := p.not()
+	return p.chain("and", p.not, func(nodes []any) map[string]any {
+		return map[string]any{"bool": map[string]any{"filter": nodes}}
+	})
+}
+
+// chain parses operand (keyword operand)...: one operand is returned as it
+// is, several are joined.
+func (p *kqlParser) chain(keyword string, operand func() (map[string]any, error), join func([]any) map[string]any) (map[string]any, error) {
+	first, err := operand()
 	if err != nil {
 		return nil, err
 	}
 	nodes := []any{first}
-	for t, ok := p.peek(); ok && t.is("and"); t, ok = p.peek() {
+	for t, ok := p.peek(); ok && t.is(keyword); t, ok = p.peek() {
 		p.pos++
-		n, err := p.not()
+		n, err := operand()
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +184,7 @@ func (p *kqlParser) and() (map[string]any, error) {
 	if len(nodes) == 1 {
 		return first, nil
 	}
-	return map[string]any{"bool": map[string]any{"filter": nodes}}, nil
+	return join(nodes), nil
 }
 
 func (p *kqlParser) not() (map[string]any, error) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path"
 	"sort"
+
+	"github.com/BurntSushi/toml"
 )
 
 //go:embed testdata/*.toml
@@ -69,48 +71,82 @@ func Load() ([]Rule, error) {
 	return out, nil
 }
 
+// ruleFile is what the tests read of a rule file; other keys are ignored.
+type ruleFile struct {
+	Rule *struct {
+		Type                string   `toml:"type"`
+		ThreatLanguage      string   `toml:"threat_language"`
+		RuleID              string   `toml:"rule_id"`
+		Name                string   `toml:"name"`
+		ThreatIndicatorPath string   `toml:"threat_indicator_path"`
+		ThreatQuery         string   `toml:"threat_query"`
+		ThreatIndex         []string `toml:"threat_index"`
+		ThreatMapping       []struct {
+			Entries []mappingEntry `toml:"entries"`
+		} `toml:"threat_mapping"`
+		ThreatFilters []threatFilter `toml:"threat_filters"`
+	} `toml:"rule"`
+}
+
+// mappingEntry is one entry of a threat_mapping group.
+type mappingEntry struct {
+	Field string `toml:"field"`
+	Type  string `toml:"type"`
+	Value string `toml:"value"`
+}
+
+// threatFilter is one of a rule's threat_filters, as Kibana stores it.
+type threatFilter struct {
+	Meta struct {
+		Disabled bool `toml:"disabled"`
+		Negate   bool `toml:"negate"`
+	} `toml:"meta"`
+	Query map[string]any `toml:"query"`
+}
+
 // parse reads one rule file.
 func parse(src string) (Rule, error) {
-	doc, err := decodeTOML(src)
-	if err != nil {
+	var doc ruleFile
+	if _, err := toml.Decode(src, &doc); err != nil {
 		return Rule{}, err
 	}
-	rule, ok := doc["rule"].(map[string]any)
-	if !ok {
+	rule := doc.Rule
+	if rule == nil {
 		return Rule{}, errors.New("no [rule] table")
 	}
-	var r Rule
 	var errs []error
-	str := func(key string) string {
-		s, ok := rule[key].(string)
-		if !ok {
-			errs = append(errs, fmt.Errorf("rule.%s: missing or not a string", key))
+	required := func(key, v string) string {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("rule.%s: missing", key))
 		}
-		return s
+		return v
 	}
-	for key, want := range map[string]string{"type": "threat_match", "threat_language": "kuery"} {
-		if got := str(key); got != want {
-			errs = append(errs, fmt.Errorf("rule.%s is %q, want %q", key, got, want))
+	for _, c := range []struct{ key, got, want string }{
+		{"type", rule.Type, "threat_match"},
+		{"threat_language", rule.ThreatLanguage, "kuery"},
+	} {
+		if c.got != c.want {
+			errs = append(errs, fmt.Errorf("rule.%s is %q, want %q", c.key, c.got, c.want))
 		}
 	}
-	r.ID, r.Name = str("rule_id"), str("name")
-	r.ThreatIndicatorPath = str("threat_indicator_path")
-	r.ThreatQuery = str("threat_query")
-	idx, _ := rule["threat_index"].([]any)
-	for _, i := range idx {
-		if s, ok := i.(string); ok {
-			r.ThreatIndex = append(r.ThreatIndex, s)
-		} else {
-			errs = append(errs, fmt.Errorf("rule.threat_index: %v is not a string", i))
-		}
+	r := Rule{
+		ID:                  required("rule_id", rule.RuleID),
+		Name:                required("name", rule.Name),
+		ThreatIndicatorPath: required("threat_indicator_path", rule.ThreatIndicatorPath),
+		ThreatQuery:         required("threat_query", rule.ThreatQuery),
+		ThreatIndex:         rule.ThreatIndex,
 	}
 	if len(r.ThreatIndex) == 0 {
 		errs = append(errs, errors.New("rule.threat_index: missing"))
 	}
-	r.Mappings, err = mappings(rule["threat_mapping"])
+	var err error
+	groups := make([][]mappingEntry, len(rule.ThreatMapping))
+	for i, g := range rule.ThreatMapping {
+		groups[i] = g.Entries
+	}
+	r.Mappings, err = mappings(groups)
 	errs = append(errs, err)
-	filters, _ := rule["threat_filters"].([]any)
-	r.ThreatQueryDSL, err = threatQueryDSL(r.ThreatQuery, filters)
+	r.ThreatQueryDSL, err = threatQueryDSL(r.ThreatQuery, rule.ThreatFilters)
 	errs = append(errs, err)
 	return r, errors.Join(errs...)
 }
@@ -119,25 +155,20 @@ func parse(src string) (Rule, error) {
 // entries that must all match. Each group here has one entry, so the
 // groups are alternatives; a group of several (AND) entries is refused
 // rather than flattened into alternatives.
-func mappings(v any) ([]Mapping, error) {
-	groups, ok := v.([]any)
-	if !ok || len(groups) == 0 {
+func mappings(groups [][]mappingEntry) ([]Mapping, error) {
+	if len(groups) == 0 {
 		return nil, errors.New("rule.threat_mapping: missing")
 	}
 	var out []Mapping
-	for i, g := range groups {
-		gm, _ := g.(map[string]any)
-		entries, _ := gm["entries"].([]any)
+	for i, entries := range groups {
 		if len(entries) != 1 {
 			return nil, fmt.Errorf("rule.threat_mapping[%d]: %d entries; only groups of one entry are supported", i, len(entries))
 		}
-		e, _ := entries[0].(map[string]any)
-		field, _ := e["field"].(string)
-		value, _ := e["value"].(string)
-		if e["type"] != "mapping" || field == "" || value == "" {
-			return nil, fmt.Errorf("rule.threat_mapping[%d]: entry %v is not a mapping of a field to a value", i, e)
+		e := entries[0]
+		if e.Type != "mapping" || e.Field == "" || e.Value == "" {
+			return nil, fmt.Errorf("rule.threat_mapping[%d]: entry %+v is not a mapping of a field to a value", i, e)
 		}
-		out = append(out, Mapping{SourceField: field, IndicatorField: value})
+		out = append(out, Mapping{SourceField: e.Field, IndicatorField: e.Value})
 	}
 	return out, nil
 }
@@ -145,26 +176,22 @@ func mappings(v any) ([]Mapping, error) {
 // threatQueryDSL is @kbn/es-query's buildEsQuery of the threat query and
 // the enabled threat filters, with the empty clauses left out, decoded from
 // JSON (numbers are float64).
-func threatQueryDSL(kql string, filters []any) (map[string]any, error) {
+func threatQueryDSL(kql string, filters []threatFilter) (map[string]any, error) {
 	q, err := kqlToDSL(kql)
 	if err != nil {
 		return nil, fmt.Errorf("rule.threat_query: %w", err)
 	}
 	filter, mustNot := []any{q}, []any{}
 	for i, f := range filters {
-		fm, _ := f.(map[string]any)
-		meta, _ := fm["meta"].(map[string]any)
-		query, ok := fm["query"].(map[string]any)
-		if !ok || len(query) != 1 {
+		if len(f.Query) != 1 {
 			return nil, fmt.Errorf("rule.threat_filters[%d]: no query", i)
 		}
-		if meta["disabled"] == true {
-			continue
-		}
-		if meta["negate"] == true {
-			mustNot = append(mustNot, query)
-		} else {
-			filter = append(filter, query)
+		switch {
+		case f.Meta.Disabled:
+		case f.Meta.Negate:
+			mustNot = append(mustNot, f.Query)
+		default:
+			filter = append(filter, f.Query)
 		}
 	}
 	b := map[string]any{"filter": filter}

@@ -30,13 +30,10 @@ var (
 // : or space, not starting with -, _ or +, not "." or "..", at most 255
 // bytes. Only a valid name is used in a request.
 func ValidateIndexName(name string) error {
+	if err := validateBytes(name, maxIndexNameBytes); err != nil {
+		return err
+	}
 	switch {
-	case name == "":
-		return errEmptyName
-	case !utf8.ValidString(name):
-		return errNotUTF8
-	case len(name) > maxIndexNameBytes:
-		return fmt.Errorf("%w: %d bytes, at most %d", errNameTooBig, len(name), maxIndexNameBytes)
 	case name != strings.ToLower(name):
 		return errors.New("is not lowercase")
 	case strings.ContainsAny(name, indexNameForbidden):
@@ -53,13 +50,19 @@ func ValidateIndexName(name string) error {
 // ValidateDocID checks a document id read from an alert against
 // Elasticsearch's rules: not empty, at most 512 bytes.
 func ValidateDocID(id string) error {
+	return validateBytes(id, maxDocIDBytes)
+}
+
+// validateBytes checks what index names and document ids share: not
+// empty, valid UTF-8, at most max bytes.
+func validateBytes(s string, max int) error {
 	switch {
-	case id == "":
+	case s == "":
 		return errEmptyName
-	case !utf8.ValidString(id):
+	case !utf8.ValidString(s):
 		return errNotUTF8
-	case len(id) > maxDocIDBytes:
-		return fmt.Errorf("%w: %d bytes, at most %d", errNameTooBig, len(id), maxDocIDBytes)
+	case len(s) > max:
+		return fmt.Errorf("%w: %d bytes, at most %d", errNameTooBig, len(s), max)
 	}
 	return nil
 }
